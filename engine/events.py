@@ -1,0 +1,176 @@
+"""The events of a workflow run: one tagged union, the only truth.
+
+Every node and workflow transition is one of these, appended to the log *before* its side effect
+starts. The state of a run is `fold(events)`; nothing needed for recovery lives anywhere else.
+
+Schema-evolution rules (stored logs must keep replaying):
+- tags are explicit strings and never change, even if a class is renamed;
+- a field never changes its type; new fields get a default; fields are never removed;
+- decoding does not forbid unknown fields, so an older reader skips a newer field.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+#: Node phases as Argo names them.
+PENDING: Final = "Pending"
+RUNNING: Final = "Running"
+SUCCEEDED: Final = "Succeeded"
+FAILED: Final = "Failed"
+ERROR: Final = "Error"
+SKIPPED: Final = "Skipped"
+OMITTED: Final = "Omitted"
+#: Workflow-only phase while exit handlers run [ours].
+EXIT_PHASE: Final = "ExitPhase"
+
+FULFILLED: Final = frozenset({SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED})
+COMPLETED: Final = frozenset({SUCCEEDED, FAILED, ERROR})
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every event. `ts` is wall-clock seconds since the epoch when it was decided."""
+
+    ts: float
+
+
+class NodeOutputs(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    result: str | None = None
+    exit_code: int | None = None
+    parameters: dict[str, str] = {}
+
+
+# --- workflow events -------------------------------------------------------------------------
+
+
+class WorkflowSubmitted(Event, tag="WorkflowSubmitted"):
+    """The first event of every run: everything needed to run it again from scratch."""
+
+    uid: str
+    name: str
+    spec_yaml: str
+    parameters: dict[str, str] = {}
+    executor: str = "local"
+    engine_version: str = ""
+    source: str = ""
+
+
+class WorkflowStarted(Event, tag="WorkflowStarted"):
+    pass
+
+
+class ShutdownRequested(Event, tag="ShutdownRequested"):
+    """`exitflow stop` (exit handlers still run) or `exitflow terminate` (they do not)."""
+
+    strategy: str  # "Stop" | "Terminate"
+
+
+class WorkflowExiting(Event, tag="WorkflowExiting"):
+    """The entrypoint is done: `workflow.status` is fixed and exit handlers are owed from here."""
+
+    status: str  # Succeeded | Failed | Error
+    message: str = ""
+
+
+class WorkflowCompleted(Event, tag="WorkflowCompleted"):
+    phase: str  # Succeeded | Failed | Error
+    message: str = ""
+
+
+# --- node events -----------------------------------------------------------------------------
+
+
+class NodeInitialized(Event, tag="NodeInitialized"):
+    """A node exists. It starts Pending, or directly in a final phase (Skipped, Omitted, Error)."""
+
+    node_id: str
+    name: str
+    display_name: str
+    node_type: str  # Pod | Steps | StepGroup | DAG | TaskGroup | Retry | Skipped
+    template_name: str = ""
+    parent_id: str | None = None
+    boundary_id: str | None = None
+    phase: str = PENDING
+    message: str = ""
+    inputs: dict[str, str] = {}
+    #: "" for ordinary work; "exit" for exit handlers and exit hooks; "hook" for expression hooks.
+    role: str = ""
+
+
+class NodeStarted(Event, tag="NodeStarted"):
+    """Write-ahead intent: this attempt of the node is about to start (for a Pod: its process).
+
+    `attempt` counts deliveries of the same work, 1-based; it increments only when an attempt is
+    lost to a crash. The idempotency key does not change with it.
+    """
+
+    node_id: str
+    attempt: int = 1
+
+
+class NodeAttemptLost(Event, tag="NodeAttemptLost"):
+    """Recovery found this attempt started and never finished; it will be run again."""
+
+    node_id: str
+    attempt: int
+    reason: str = ""
+
+
+class NodeFinished(Event, tag="NodeFinished"):
+    node_id: str
+    phase: str  # Succeeded | Failed | Error | Skipped | Omitted
+    message: str = ""
+    outputs: NodeOutputs | None = None
+
+
+class NodeLogged(Event, tag="NodeLogged"):
+    """A node's stdout/stderr were stored in the log table (digest makes them tamper-evident)."""
+
+    node_id: str
+    attempt: int
+    stdout_sha256: str = ""
+    stderr_sha256: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+
+
+AnyEvent = (
+    WorkflowSubmitted
+    | WorkflowStarted
+    | ShutdownRequested
+    | WorkflowExiting
+    | WorkflowCompleted
+    | NodeInitialized
+    | NodeStarted
+    | NodeAttemptLost
+    | NodeFinished
+    | NodeLogged
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+_json_encoder = msgspec.json.Encoder()
+
+
+def encode(event: Event) -> bytes:
+    """Canonical bytes of an event (msgpack)."""
+    return _encoder.encode(event)
+
+
+def decode(data: bytes) -> AnyEvent:
+    return _decoder.decode(data)
+
+
+def to_builtins(event: Event) -> dict[str, object]:
+    out = msgspec.to_builtins(event)
+    assert isinstance(out, dict)
+    return out
+
+
+def event_type(event: Event) -> str:
+    """The stored tag of an event."""
+    tag = type(event).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag

@@ -1,0 +1,101 @@
+"""The event-store interface. Only implementations of it know SQL (see `sqlite.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+from ..events import AnyEvent, Event, WorkflowSubmitted
+
+
+class WorkflowRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of the workflow index: a projection kept in the same transaction as the events."""
+
+    uid: str
+    name: str
+    created_at: float
+    #: Last phase seen in the log (Pending, Running, ExitPhase, Succeeded, Failed, Error).
+    phase: str
+    finished: bool
+    last_seq: int
+    executor: str = "local"
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    event: AnyEvent
+    #: sha256(previous event's hash || this event's canonical bytes), hex.
+    hash: str
+
+
+class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
+    node_id: str
+    attempt: int
+    stream: str  # "stdout" | "stderr"
+    data: bytes
+
+
+class CrashPoint(msgspec.Struct, frozen=True):
+    """Fault injection: `os._exit` right before or after the transaction holding the N-th event
+    this process appends (1-based, counted over all workflows)."""
+
+    count: int
+    when: str = "after"  # "before" | "after"
+
+    @classmethod
+    def parse(cls, text: str) -> CrashPoint:
+        count, _, when = text.partition(":")
+        when = when or "after"
+        if when not in ("before", "after") or not count.isdigit() or int(count) < 1:
+            raise ValueError(f"EXITFLOW_CRASH_AT must be N[:before|after], got {text!r}")
+        return cls(int(count), when)
+
+
+class EventStore(Protocol):
+    """An append-only log of workflow events with a small workflow index.
+
+    `append` is durable when it returns and is fenced by the controller generation; the
+    submission (`create_workflow`) and commands are not fenced: any client may add them.
+    """
+
+    path: str
+
+    async def create_workflow(self, submitted: WorkflowSubmitted) -> None:
+        """Record a new run; its first event (seq 1). ConflictError if the name or uid exists."""
+        ...
+
+    async def append(
+        self,
+        uid: str,
+        first_seq: int,
+        events: Sequence[Event],
+        logs: Sequence[LogRecord] = (),
+    ) -> None:
+        """Append events seq first_seq.. durably (group commit). Fenced by the generation."""
+        ...
+
+    async def read(
+        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    async def get_workflow(self, name_or_uid: str) -> WorkflowRecord: ...
+
+    async def list_workflows(self, *, unfinished_only: bool = False) -> list[WorkflowRecord]: ...
+
+    async def read_logs(self, uid: str, node_id: str | None = None) -> list[LogRecord]: ...
+
+    async def add_command(self, uid: str, command: str) -> None:
+        """A request for the controller (e.g. "Stop", "Terminate"), from any client."""
+        ...
+
+    async def take_commands(self) -> list[tuple[int, str, str]]:
+        """Pending commands as (id, uid, command); fenced; each returned once."""
+        ...
+
+    async def acquire_controller(self, *, wait: bool = False) -> int:
+        """Become the only controller of this database; returns the new generation."""
+        ...
+
+    async def aclose(self) -> None: ...

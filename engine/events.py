@@ -45,36 +45,37 @@ class NodeOutputs(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 # --- workflow events -------------------------------------------------------------------------
 
 
-class WorkflowSubmitted(Event, tag="WorkflowSubmitted"):
+class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted"):
     """The first event of every run: everything needed to run it again from scratch."""
 
     uid: str
     name: str
     spec_yaml: str
     parameters: dict[str, str] = {}
-    executor: str = "local"
+    #: Executor asked for at submission; "" means the controller's default.
+    executor: str = ""
     engine_version: str = ""
     source: str = ""
 
 
-class WorkflowStarted(Event, tag="WorkflowStarted"):
+class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):
     pass
 
 
-class ShutdownRequested(Event, tag="ShutdownRequested"):
+class ShutdownRequested(Event, frozen=True, kw_only=True, tag="ShutdownRequested"):
     """`exitflow stop` (exit handlers still run) or `exitflow terminate` (they do not)."""
 
     strategy: str  # "Stop" | "Terminate"
 
 
-class WorkflowExiting(Event, tag="WorkflowExiting"):
+class WorkflowExiting(Event, frozen=True, kw_only=True, tag="WorkflowExiting"):
     """The entrypoint is done: `workflow.status` is fixed and exit handlers are owed from here."""
 
     status: str  # Succeeded | Failed | Error
     message: str = ""
 
 
-class WorkflowCompleted(Event, tag="WorkflowCompleted"):
+class WorkflowCompleted(Event, frozen=True, kw_only=True, tag="WorkflowCompleted"):
     phase: str  # Succeeded | Failed | Error
     message: str = ""
 
@@ -82,7 +83,7 @@ class WorkflowCompleted(Event, tag="WorkflowCompleted"):
 # --- node events -----------------------------------------------------------------------------
 
 
-class NodeInitialized(Event, tag="NodeInitialized"):
+class NodeInitialized(Event, frozen=True, kw_only=True, tag="NodeInitialized"):
     """A node exists. It starts Pending, or directly in a final phase (Skipped, Omitted, Error)."""
 
     node_id: str
@@ -99,7 +100,7 @@ class NodeInitialized(Event, tag="NodeInitialized"):
     role: str = ""
 
 
-class NodeStarted(Event, tag="NodeStarted"):
+class NodeStarted(Event, frozen=True, kw_only=True, tag="NodeStarted"):
     """Write-ahead intent: this attempt of the node is about to start (for a Pod: its process).
 
     `attempt` counts deliveries of the same work, 1-based; it increments only when an attempt is
@@ -110,7 +111,7 @@ class NodeStarted(Event, tag="NodeStarted"):
     attempt: int = 1
 
 
-class NodeAttemptLost(Event, tag="NodeAttemptLost"):
+class NodeAttemptLost(Event, frozen=True, kw_only=True, tag="NodeAttemptLost"):
     """Recovery found this attempt started and never finished; it will be run again."""
 
     node_id: str
@@ -118,14 +119,14 @@ class NodeAttemptLost(Event, tag="NodeAttemptLost"):
     reason: str = ""
 
 
-class NodeFinished(Event, tag="NodeFinished"):
+class NodeFinished(Event, frozen=True, kw_only=True, tag="NodeFinished"):
     node_id: str
     phase: str  # Succeeded | Failed | Error | Skipped | Omitted
     message: str = ""
     outputs: NodeOutputs | None = None
 
 
-class NodeLogged(Event, tag="NodeLogged"):
+class NodeLogged(Event, frozen=True, kw_only=True, tag="NodeLogged"):
     """A node's stdout/stderr were stored in the log table (digest makes them tamper-evident)."""
 
     node_id: str
@@ -160,7 +161,8 @@ def encode(event: Event) -> bytes:
 
 
 def decode(data: bytes) -> AnyEvent:
-    return _decoder.decode(data)
+    event: AnyEvent = _decoder.decode(data)
+    return event
 
 
 def to_builtins(event: Event) -> dict[str, object]:

@@ -1,1 +1,28 @@
+"""The `exitflow` command line: parse, call the API, render through one terminal object."""
 
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ._app import ExitflowGroup
+from .inspect import get, lint, list_, logs, stop, terminate
+from .run import daemon, recover, run, submit
+
+
+@click.group(cls=ExitflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exitflow")
+def cli() -> None:
+    """Exitflow: Argo-style workflows whose exit handlers run at least once, even when the
+    controller crashes. Every transition is an event in one SQLite file."""
+
+
+for _command in (run, submit, recover, daemon, get, list_, logs, lint, stop, terminate):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="exitflow")
+
+
+__all__ = ["cli", "main"]

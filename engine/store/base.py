@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Final, Protocol
 
 import msgspec
 
@@ -28,6 +29,38 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     event: AnyEvent
     #: sha256(previous event's hash || this event's canonical bytes), hex.
     hash: str
+
+
+class RawEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event exactly as stored: the canonical bytes the hash chain covers (for verify/export)."""
+
+    seq: int
+    type: str
+    ts: float
+    payload: bytes
+    hash: str
+
+
+class GlobalEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event with its position in the whole log (`gseq`: commit order over all workflows).
+
+    Within one workflow, gseq order is seq order.
+    """
+
+    gseq: int
+    uid: str
+    seq: int
+    event: AnyEvent
+    hash: str
+
+
+#: The "previous hash" of every workflow's first event.
+GENESIS_HASH: Final = "0" * 64
+
+
+def chain_hash(prev_hash: str, payload: bytes) -> str:
+    """The hash of an event: sha256(previous hash's 32 raw bytes || canonical bytes), hex."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + payload).hexdigest()
 
 
 class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +129,29 @@ class EventStore(Protocol):
 
     async def acquire_controller(self, *, wait: bool = False) -> int:
         """Become the only controller of this database; returns the new generation."""
+        ...
+
+    async def read_raw(
+        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
+    ) -> list[RawEvent]:
+        """Like `read`, without decoding: the stored bytes and hashes (for verify and export)."""
+        ...
+
+    def iter_events_bulk(self, *, chunk_size: int = 10_000) -> AsyncIterator[GlobalEvent]:
+        """Every event of every workflow in gseq order, fetched in chunks (bulk replay)."""
+        ...
+
+    async def events_since(self, gseq: int, *, limit: int = 10_000) -> list[GlobalEvent]:
+        """Events with a gseq greater than `gseq`, in gseq order (at most `limit`)."""
+        ...
+
+    async def change_token(self) -> int:
+        """A cheap value that changes whenever anyone commits to the database (poll it)."""
+        ...
+
+    @property
+    def generation(self) -> int | None:
+        """This store's controller generation, or None before `acquire_controller`."""
         ...
 
     async def aclose(self) -> None: ...

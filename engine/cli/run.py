@@ -1,0 +1,224 @@
+"""`run`, `submit`, `recover`, `daemon`: the commands that make workflows move."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+import anyio
+import click
+
+from ..api import open_store, parse_parameters, prepare, read_workflow_file
+from ..controller.controller import Controller
+from ..controller.pool import ExecutorPool
+from ..errors import ControllerBusyError, InputError
+from ..state.report import workflow_json
+from ..state.view import WorkflowView
+from ..store import SqliteStore
+from ._app import (
+    PHASE_EXIT,
+    db_option,
+    executor_option,
+    executor_options,
+    param_option,
+    resolve_db,
+    run_async,
+    terminal,
+)
+from .terminal import maybe_live
+
+EXECUTOR_ANNOTATION = "exitflow.io/executor"
+
+
+def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
+    if output == "json":
+        terminal.json(workflow_json(view))
+    elif output == "name":
+        terminal.line(view.name)
+    else:
+        terminal.workflow(view)
+    ctx.exit(PHASE_EXIT.get(view.phase, 3))
+
+
+async def _submit(db: str, file: str, parameters: tuple[str, ...], executor: str | None,
+                  store: SqliteStore) -> tuple[str, str]:
+    text = read_workflow_file(file)
+    workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
+    chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
+    if chosen and chosen not in ("local", "docker", "simulate"):
+        raise InputError(f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate")
+    if chosen != submitted.executor:
+        import msgspec
+
+        submitted = msgspec.structs.replace(submitted, executor=chosen)
+    await store.create_workflow(submitted)
+    return submitted.uid, submitted.name
+
+
+async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) -> WorkflowView:
+    """Wait for another controller to finish a run; returns its final view."""
+    from ..api import load_view
+
+    while True:
+        record = await store.get_workflow(uid)
+        if record.finished:
+            return await load_view(store, uid)
+        await anyio.sleep(interval)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@param_option
+@db_option
+@executor_option
+@click.option("-o", "--output", type=click.Choice(["json"]), default=None, help="Print the workflow as JSON.")
+@click.pass_context
+@run_async
+async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
+              executor: str | None, simulate_fail: tuple[str, ...], output: str | None) -> None:
+    """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
+    path = resolve_db(db)
+    options = executor_options(simulate_fail)
+    pool = ExecutorPool("local", options)
+    store = await open_store(path, controller=True)
+    try:
+        busy = False
+        try:
+            await store.acquire_controller(wait=False)
+        except ControllerBusyError as e:
+            busy = True
+            terminal.note(f"{e}; submitting to it and waiting")
+        if not busy:
+            # Open the executor first: a missing Docker daemon must not leave a submitted run.
+            text_exec = executor
+            if text_exec:
+                await pool.get(text_exec)
+        uid, _name = await _submit(path, file, parameters, executor, store)
+        if busy:
+            view = await wait_finished(store, uid)
+        else:
+            with maybe_live(terminal, output is None) as live:
+                controller = Controller(
+                    store, pool, on_change=live.update if live is not None else None
+                )
+                view = await controller.run_workflow(uid)
+    finally:
+        await pool.aclose()
+        await store.aclose()
+    _finish(ctx, view, output)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@param_option
+@db_option
+@click.option("--executor", type=click.Choice(["local", "docker", "simulate"]), default=None,
+              help="Executor recorded with the run (default: the controller's).")
+@click.option("--wait", is_flag=True, help="Wait for the final phase and exit like `run`.")
+@click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
+@click.pass_context
+@run_async
+async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
+                 executor: str | None, wait: bool, output: str | None) -> None:
+    """Append a workflow to the log for a daemon to run (the database is the queue)."""
+    path = resolve_db(db)
+    store = await open_store(path)
+    try:
+        uid, name = await _submit(path, file, parameters, executor, store)
+        if not wait:
+            if output == "json":
+                from ..api import load_view
+
+                terminal.json(workflow_json(await load_view(store, uid)))
+            else:
+                terminal.line(name)
+            return
+        view = await wait_finished(store, uid)
+    finally:
+        await store.aclose()
+    _finish(ctx, view, output or "name")
+
+
+@click.command()
+@db_option
+@executor_option
+@click.option("--max-parallel", type=click.IntRange(min=1), default=None,
+              help="At most N workflows at once.")
+@click.option("-o", "--output", type=click.Choice(["json"]), default=None)
+@click.pass_context
+@run_async
+async def recover(ctx: click.Context, db: str | None, executor: str | None,
+                  simulate_fail: tuple[str, ...], max_parallel: int | None, output: str | None) -> None:
+    """Replay the log and finish every unfinished workflow, then exit."""
+    path = resolve_db(db)
+    pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
+    store = await open_store(path, controller=True)
+    try:
+        await store.acquire_controller(wait=False)
+        controller = Controller(store, pool, max_parallel=max_parallel)
+        views = await controller.recover()
+    finally:
+        await pool.aclose()
+        await store.aclose()
+    if output == "json":
+        terminal.json([workflow_json(v) for v in views])
+    else:
+        for v in views:
+            terminal.line(f"{v.name}\t{v.phase}")
+        terminal.note(f"recovered {len(views)} workflow(s)")
+    worst = max((PHASE_EXIT.get(v.phase, 3) for v in views), default=0)
+    ctx.exit(worst)
+
+
+@click.command()
+@db_option
+@executor_option
+@click.option("--max-parallel", type=click.IntRange(min=1), default=None,
+              help="At most N workflows at once.")
+@click.option("--standby/--no-standby", default=True,
+              help="Wait while another controller holds the database (default) or refuse.")
+@run_async
+async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str, ...],
+                 max_parallel: int | None, standby: bool) -> None:
+    """Run as the long-lived controller of a database.
+
+    On start it recovers every unfinished workflow, then runs new submissions within 100 ms.
+    SIGTERM/SIGINT: stops taking work, stops running steps (they are re-run under the same
+    idempotency key by the next start), closes the database and exits 0.
+    """
+    path = resolve_db(db)
+    pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
+    store = await open_store(path, controller=True)
+    try:
+        try:
+            generation = await store.acquire_controller(wait=False)
+        except ControllerBusyError as e:
+            if not standby:
+                raise
+            terminal.note(f"exitflow daemon: {e}; waiting as standby")
+            generation = await store.acquire_controller(wait=True)
+        controller = Controller(store, pool, max_parallel=max_parallel)
+
+        def ready() -> None:
+            terminal.note(
+                f"exitflow daemon: controlling {path} (generation {generation}, pid "
+                f"{__import__('os').getpid()})"
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, tg.cancel_scope)
+            await controller.serve(ready=ready)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await pool.aclose()
+            await store.aclose()
+    terminal.note("exitflow daemon: stopped")
+    sys.exit(0)
+
+
+async def _stop_on_signal(scope: Any) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return

@@ -1,0 +1,158 @@
+"""The one object that writes to the terminal: trees, tables, live progress, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ..state.view import NodeView, WorkflowView
+
+PHASE_STYLE = {
+    "Succeeded": ("✔", "green"),
+    "Failed": ("✖", "red"),
+    "Error": ("⚠", "red"),
+    "Skipped": ("○", "dim"),
+    "Omitted": ("-", "dim"),
+    "Running": ("●", "cyan"),
+    "Pending": ("◷", "yellow"),
+    "ExitPhase": ("●", "magenta"),
+}
+#: Node types shown only through their children (as `argo get` does).
+_HIDDEN = {"StepGroup", "TaskGroup"}
+
+
+class Terminal:
+    def __init__(self) -> None:
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return self.out.is_terminal
+
+    def json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+
+    def line(self, text: str) -> None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def error(self, message: str) -> None:
+        # One line, no markup interpretation: messages carry user text ([...] included).
+        self.err.print(Text(f"exitflow: {message}", style="red"))
+
+    def note(self, message: str) -> None:
+        self.err.print(Text(message, style="dim"))
+
+    def workflow(self, view: WorkflowView) -> None:
+        self.out.print(render_workflow(view))
+
+    def table(self, table: Table) -> None:
+        self.out.print(table)
+
+    def live(self) -> LiveProgress:
+        return LiveProgress(self)
+
+
+class LiveProgress:
+    """Redraws the node tree as a run moves; a no-op when stdout is not a terminal."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self._terminal = terminal
+        self._live: Live | None = None
+        self._last = 0.0
+
+    def __enter__(self) -> LiveProgress:
+        if self._terminal.interactive:
+            self._live = Live(console=self._terminal.out, refresh_per_second=8, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, view: WorkflowView) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and not view.finished:
+            return
+        self._last = now
+        self._live.update(render_workflow(view))
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return ""
+    seconds = (end if end is not None else time.time()) - start
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _label(node: NodeView) -> Text:
+    icon, style = PHASE_STYLE.get(node.phase, ("?", ""))
+    text = Text()
+    text.append(f"{icon} ", style=style)
+    text.append(node.display_name, style="bold" if node.type != "Pod" else "")
+    if node.template_name and node.type != "Skipped":
+        text.append(f"  {node.template_name}", style="dim")
+    text.append(f"  {node.phase}", style=style)
+    dur = _duration(node.started_at, node.finished_at)
+    if dur:
+        text.append(f"  {dur}", style="dim")
+    if node.attempt > 1:
+        text.append(f"  attempt {node.attempt}", style="yellow")
+    if node.message:
+        text.append(f"  {node.message}", style="dim")
+    return text
+
+
+def render_workflow(view: WorkflowView) -> Group:
+    icon, style = PHASE_STYLE.get(view.phase, ("?", ""))
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    header.add_row("Name:", view.name)
+    header.add_row("UID:", view.uid)
+    header.add_row("Status:", Text(f"{icon} {view.phase}", style=style))
+    if view.message:
+        header.add_row("Message:", view.message)
+    if view.parameters:
+        header.add_row("Parameters:", ", ".join(f"{k}={v}" for k, v in view.parameters.items()))
+    header.add_row("Duration:", _duration(view.started_at, view.finished_at))
+
+    roots = [n for n in view.nodes.values() if n.parent_id is None]
+    tree = Tree(Text("STEP", style="bold"), guide_style="dim")
+
+    def add(branch: Tree, node: NodeView) -> None:
+        if node.type in _HIDDEN:
+            for cid in node.children:
+                add(branch, view.nodes[cid])
+            return
+        sub = branch.add(_label(node))
+        for cid in node.children:
+            add(sub, view.nodes[cid])
+
+    for root in roots:
+        add(tree, root)
+    return Group(header, Text(""), tree)
+
+
+def maybe_live(terminal: Terminal, enabled: bool) -> AbstractContextManager[Any]:
+    return terminal.live() if enabled else nullcontext(None)

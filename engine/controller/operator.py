@@ -1,0 +1,1527 @@
+"""Decide what happens next in one run: the reconciler.
+
+`Operator.reconcile()` looks at the folded state of a run and its spec and decides the next
+events, the way Argo's `operator.go` walks a workflow's node tree on every reconcile. Every event
+it decides is applied to the view at once (the same `apply` as replay) and collected in a
+`Decision`; the runner appends the decision durably and only then starts the work it names.
+
+The operator is deterministic for a given state and clock, and it only ever creates what is not
+already in the state: after a crash, folding the log and reconciling again continues exactly where
+the durable log ends. Times used for deadlines, timeouts and backoff come from logged events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ExpressionError
+from ..events import (
+    COMPLETED,
+    ERROR,
+    FAILED,
+    OMITTED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    Event,
+    NodeAttemptLost,
+    NodeFinished,
+    NodeInitialized,
+    NodeLogged,
+    NodeOutputs,
+    NodeStarted,
+    ShutdownRequested,
+    WorkflowCompleted,
+    WorkflowExiting,
+    WorkflowStarted,
+)
+from ..executors.base import Job, JobResult
+from ..expr import evaluate_bool, parse, render, template_references
+from ..expr.depends import dependencies_to_depends, parse_depends
+from ..spec import Template, Workflow, parse_duration
+from ..state.fold import apply
+from ..state.view import NodeView, WorkflowView
+from ..store.base import LogRecord
+from ..naming import as_param, idempotency_key, item_label, node_id, rfc3339
+
+POD = "Pod"
+STEPS = "Steps"
+STEP_GROUP = "StepGroup"
+DAG = "DAG"
+TASK_GROUP = "TaskGroup"
+RETRY = "Retry"
+SKIPPED_TYPE = "Skipped"
+
+ROLE_EXIT = "exit"
+ROLE_HOOK = "hook"
+
+MAX_OUTPUT_CHARS = 256 * 1024
+_REF_PREFIXES = ("steps.", "tasks.", "inputs.", "item", "workflow.", "retries", "exitHandlers.")
+_RETRY_CHILD = re.compile(r"\((\d+)\)$")
+
+
+@dataclass
+class Decision:
+    """What one reconcile decided: events to append (already applied to the view), then work."""
+
+    events: list[Event] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+    #: Pod nodes whose work must start once the events are durable.
+    start: list[str] = field(default_factory=list)
+    #: Pod nodes whose running work must be stopped (their final event is in `events`).
+    kill: list[str] = field(default_factory=list)
+    #: Earliest wall-clock time at which reconciling again may decide something new.
+    wake_at: float | None = None
+
+    def wake(self, at: float) -> None:
+        if self.wake_at is None or at < self.wake_at:
+            self.wake_at = at
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """Where a node is being executed from."""
+
+    boundary_id: str | None
+    role: str = ""
+
+    @property
+    def exempt(self) -> bool:
+        """Exit handlers and exit hooks are exempt from deadlines and from `stop`."""
+        return self.role == ROLE_EXIT
+
+
+@dataclass(slots=True)
+class _PodWork:
+    template: Template
+    inputs: dict[str, str]
+    ctx: _Ctx
+    retry: int
+
+
+class Operator:
+    """Reconciles one run. Create one per reconcile pass or keep it; it holds no hidden state
+    that matters for correctness (only caches derived from the spec)."""
+
+    def __init__(self, view: WorkflowView, workflow: Workflow) -> None:
+        self.view = view
+        self.wf = workflow
+        self.spec = workflow.spec
+        self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
+        self._depends_cache: dict[tuple[str, str], Any] = {}
+        self._pods: dict[str, _PodWork] = {}
+        self.now = 0.0
+        self.decision = Decision()
+
+    # ------------------------------------------------------------------ emitting
+
+    def _emit(self, event: Event) -> None:
+        apply(self.view, event)
+        self.decision.events.append(event)
+
+    def _init_node(
+        self,
+        name: str,
+        node_type: str,
+        *,
+        display_name: str,
+        template_name: str,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        phase: str = PENDING,
+        message: str = "",
+        inputs: Mapping[str, str] | None = None,
+    ) -> NodeView:
+        nid = node_id(self.view.name, name)
+        self._emit(
+            NodeInitialized(
+                ts=self.now,
+                node_id=nid,
+                name=name,
+                display_name=display_name,
+                node_type=node_type,
+                template_name=template_name,
+                parent_id=parent.id if parent is not None else None,
+                boundary_id=ctx.boundary_id,
+                phase=phase,
+                message=message,
+                inputs=dict(inputs or {}),
+                role=ctx.role,
+            )
+        )
+        return self.view.nodes[nid]
+
+    def _start(self, node: NodeView, attempt: int = 1) -> None:
+        self._emit(NodeStarted(ts=self.now, node_id=node.id, attempt=attempt))
+
+    def _finish(
+        self, node: NodeView, phase: str, message: str = "", outputs: NodeOutputs | None = None
+    ) -> None:
+        if node.fulfilled:
+            return
+        self._emit(
+            NodeFinished(ts=self.now, node_id=node.id, phase=phase, message=message, outputs=outputs)
+        )
+
+    # ------------------------------------------------------------------ entry points
+
+    def reconcile(
+        self,
+        now: float,
+        *,
+        results: Sequence[tuple[str, JobResult]] = (),
+        lost: Sequence[tuple[str, str]] = (),
+        shutdown: str | None = None,
+    ) -> Decision:
+        """Decide the next events of the run at wall-clock time `now`.
+
+        `results` are finished work (node id, result); `lost` are Pod nodes whose attempt died
+        with a previous controller (node id, reason). Both are recorded first, in this decision.
+        """
+        self.now = now
+        self.decision = Decision()
+        view = self.view
+        if view.finished:
+            return self.decision
+        for nid, result in results:
+            self.complete(nid, result)
+        for nid, reason in lost:
+            node = view.nodes.get(nid)
+            if node is not None and node.phase == RUNNING:
+                self.lose_attempt(node, reason)
+        if shutdown is not None and view.shutdown != shutdown and view.shutdown != "Terminate":
+            self._emit(ShutdownRequested(ts=now, strategy=shutdown))
+        if view.phase == PENDING:
+            self._emit(WorkflowStarted(ts=now))
+        self._enforce_shutdown_and_deadline()
+
+        entry = self._execute_entrypoint()
+        if view.exit_status is None:
+            self._fire_workflow_hooks(final=False)
+        if entry is not None and entry.fulfilled and view.exit_status is None:
+            status = entry.phase if entry.phase in (FAILED, ERROR) else SUCCEEDED
+            message = entry.message if status != SUCCEEDED else ""
+            if view.shutdown == "Terminate":
+                message = "Stopped with strategy 'Terminate'"
+            self._emit(WorkflowExiting(ts=now, status=status, message=message))
+        if view.exit_status is not None:
+            self._run_exit_handlers()
+        return self.decision
+
+    def complete(self, node_id_: str, result: JobResult) -> None:
+        """Record the result of a Pod node's work (its final event, its logs)."""
+        node = self.view.nodes.get(node_id_)
+        if node is None or node.fulfilled:
+            return  # stopped, terminated or already recorded: the late result is ignored
+        work = self._pods.get(node_id_)
+        self._store_logs(node, result)
+        stdout = result.stdout.decode("utf-8", "replace")
+        if len(stdout) > MAX_OUTPUT_CHARS:
+            stdout = stdout[:MAX_OUTPUT_CHARS]
+        result_text = stdout[:-1] if stdout.endswith("\n") else stdout
+        phase, message = result.phase, result.message
+        params: dict[str, str] = {}
+        if work is not None:
+            scope = self._pod_scope(work, node)
+            scope["outputs.result"] = result_text
+            for out in work.template.outputs.parameters if work.template.outputs else []:
+                value: str | None = None
+                vf = out.value_from
+                if vf is not None and vf.path:
+                    raw = result.output_files.get(out.name)
+                    if raw is not None:
+                        value = raw[:-1] if raw.endswith("\n") else raw
+                    elif vf.default is not None:
+                        value = self._render_lenient(as_param(vf.default), scope)
+                    elif phase == SUCCEEDED:
+                        phase = ERROR
+                        message = f"failed to get output parameter {out.name!r}: {vf.path} not found"
+                elif vf is not None and vf.expression:
+                    try:
+                        value = as_param(parse(vf.expression).evaluate(_nest(scope)))
+                    except ExpressionError as e:
+                        if vf.default is not None:
+                            value = as_param(vf.default)
+                        elif phase == SUCCEEDED:
+                            phase, message = ERROR, f"output parameter {out.name!r}: {e}"
+                elif out.value is not None:
+                    value = self._render_lenient(as_param(out.value), scope)
+                elif vf is not None and vf.default is not None:
+                    value = as_param(vf.default)
+                if value is not None:
+                    params[out.name] = value
+        outputs = NodeOutputs(result=result_text, exit_code=result.exit_code, parameters=params)
+        self._finish(node, phase, message, outputs)
+
+    def lose_attempt(self, node: NodeView, reason: str) -> None:
+        """Recovery: the attempt of `node` died with its controller; start the next delivery."""
+        self._emit(NodeAttemptLost(ts=self.now, node_id=node.id, attempt=node.attempt, reason=reason))
+        self._start(node, node.attempt + 1)
+        self.decision.start.append(node.id)
+
+    def running_pods(self) -> list[NodeView]:
+        """Pod nodes that are Running in the state (for recovery)."""
+        return [n for n in self.view.nodes.values() if n.type == POD and n.phase == RUNNING]
+
+    def job_for(self, node: NodeView) -> Job | None:
+        """The resolved work of a Running Pod node seen by the last reconcile."""
+        work = self._pods.get(node.id)
+        if work is None:
+            return None
+        return self._build_job(node, work)
+
+    # ------------------------------------------------------------------ shutdown and deadline
+
+    def _deadline(self) -> float | None:
+        ads = self.spec.active_deadline_seconds
+        if ads is None or self.view.started_at is None:
+            return None
+        return self.view.started_at + float(ads)
+
+    def _past_deadline(self) -> bool:
+        deadline = self._deadline()
+        return deadline is not None and self.now >= deadline
+
+    def _blocked_reason(self, ctx: _Ctx) -> str | None:
+        """Why new work may not start in this context, or None."""
+        shutdown = self.view.shutdown
+        if shutdown == "Terminate":
+            return "workflow shutdown with strategy: Terminate"
+        if ctx.exempt:
+            return None
+        if shutdown == "Stop":
+            return "workflow shutdown with strategy: Stop"
+        if self._past_deadline():
+            return "Step exceeded its deadline"
+        return None
+
+    def _enforce_shutdown_and_deadline(self) -> None:
+        deadline = self._deadline()
+        if deadline is not None and self.now < deadline and self.view.exit_status is None:
+            self.decision.wake(deadline)
+        for node in list(self.view.nodes.values()):
+            if node.type != POD or node.fulfilled:
+                continue
+            reason = self._blocked_reason(_Ctx(node.boundary_id, node.role))
+            if reason is not None:
+                self._finish(node, FAILED, reason)
+                self.decision.kill.append(node.id)
+
+    # ------------------------------------------------------------------ workflow level
+
+    def _execute_entrypoint(self) -> NodeView | None:
+        tmpl = self.templates.get(self.spec.entrypoint)
+        name = self.view.name
+        if tmpl is None:
+            node = self.view.node(name)
+            if node is None:
+                node = self._init_node(
+                    name, SKIPPED_TYPE, display_name=name, template_name=self.spec.entrypoint,
+                    parent=None, ctx=_Ctx(None), phase=ERROR,
+                    message=f"template {self.spec.entrypoint!r} not found",
+                )
+            return node
+        args = dict(self.view.parameters)
+        return self._execute(
+            name, tmpl, tmpl.name, args, parent=None, ctx=_Ctx(None), display_name=name
+        )
+
+    def _workflow_hooks(self) -> dict[str, Any]:
+        return dict(self.spec.hooks or {})
+
+    def _fire_workflow_hooks(self, *, final: bool) -> bool:
+        """Fire workflow-level expression hooks; True when every fired hook is fulfilled."""
+        done = True
+        for hook_name, hook in self._workflow_hooks().items():
+            if hook_name == "exit" or not hook.expression:
+                continue
+            name = f"{self.view.name}.hooks.{hook_name}"
+            node = self.view.node(name)
+            if node is None:
+                scope = self._global_scope()
+                try:
+                    fire = evaluate_bool(self._render_lenient(hook.expression, scope), _nest(scope))
+                except ExpressionError:
+                    fire = False
+                if not fire:
+                    continue
+                node = self._execute_hook(name, f"{self.view.name}.hooks.{hook_name}", hook,
+                                          scope, parent=None, ctx=_Ctx(None, ROLE_HOOK))
+            if node is None or not node.fulfilled:
+                done = False
+        return done
+
+    def _run_exit_handlers(self) -> None:
+        view = self.view
+        if view.phase not in ("ExitPhase",):
+            return
+        if not self._fire_workflow_hooks(final=True):
+            return
+        failures: list[str] = []
+        if view.shutdown != "Terminate":
+            handlers: list[tuple[str, str, Any, str | None, Any]] = []
+            on_exit = self.spec.on_exit
+            exit_hook = self._workflow_hooks().get("exit")
+            if on_exit:
+                handlers.append((f"{view.name}.onExit", f"{view.name}.onExit", on_exit, None, None))
+            elif exit_hook is not None and exit_hook.template:
+                handlers.append((f"{view.name}.onExit", f"{view.name}.onExit", exit_hook.template,
+                                 None, exit_hook.arguments))
+            for handler in self.spec.exit_handlers or []:
+                handlers.append((f"{view.name}.exitHandlers.{handler.name}", handler.name,
+                                 handler.template, handler.when, handler.arguments))
+            for name, display, template_name, when, arguments in handlers:
+                node = view.node(name)
+                if node is None:
+                    node = self._start_exit_handler(name, display, template_name, when, arguments)
+                if node is None or not node.fulfilled:
+                    return  # handlers run one after another, in order
+                if node.phase in (FAILED, ERROR):
+                    failures.append(display)
+        status = view.exit_status or FAILED
+        message = view.message
+        if status == ERROR:
+            phase = ERROR
+        elif failures:
+            phase = ERROR
+            message = f"exit handler {', '.join(failures)} did not succeed"
+        else:
+            phase = status
+        self._emit(WorkflowCompleted(ts=self.now, phase=phase, message=message))
+
+    def _start_exit_handler(
+        self, name: str, display: str, template_name: str, when: str | None, arguments: Any
+    ) -> NodeView | None:
+        ctx = _Ctx(None, ROLE_EXIT)
+        scope = self._exit_scope()
+        tmpl = self.templates.get(template_name)
+        if tmpl is None:
+            return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=template_name,
+                                   parent=None, ctx=ctx, phase=ERROR,
+                                   message=f"template {template_name!r} not found")
+        if when:
+            try:
+                ok = evaluate_bool(self._render_strict(when, scope), _nest(scope))
+            except ExpressionError as e:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display,
+                                       template_name=template_name, parent=None, ctx=ctx,
+                                       phase=ERROR, message=str(e))
+            if not ok:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display,
+                                       template_name=template_name, parent=None, ctx=ctx,
+                                       phase=SKIPPED, message=f"when '{when}' evaluated false")
+        args = dict(self.view.parameters)
+        try:
+            args.update(self._resolve_arguments(arguments, scope))
+        except ExpressionError as e:
+            return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=template_name,
+                                   parent=None, ctx=ctx, phase=ERROR, message=str(e))
+        return self._execute(name, tmpl, template_name, args, parent=None, ctx=ctx,
+                             display_name=display)
+
+    # ------------------------------------------------------------------ templates
+
+    def _execute(
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        args: Mapping[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
+        retry: int | None = None,
+    ) -> NodeView | None:
+        """Execute a template as node `name`; returns the node, or None if it may not start yet."""
+        node = self.view.node(name)
+        if node is not None and node.fulfilled:
+            return node
+        if node is None:
+            reason = self._blocked_reason(ctx)
+            if reason is not None:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
+                                       template_name=template_name, parent=parent, ctx=ctx,
+                                       phase=FAILED, message=reason)
+        try:
+            inputs = self._resolve_inputs(tmpl, args)
+        except ExpressionError as e:
+            if node is None:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
+                                       template_name=template_name, parent=parent, ctx=ctx,
+                                       phase=ERROR, message=str(e))
+            self._finish(node, ERROR, str(e))
+            return node
+
+        if tmpl.retry_strategy is not None and retry is None:
+            return self._execute_retry(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
+                                       display_name=display_name)
+        kind = _kind(tmpl)
+        if kind in ("container", "script"):
+            return self._execute_pod(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
+                                     display_name=display_name, retry=retry or 0)
+        if kind == "steps":
+            return self._execute_steps(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
+                                       display_name=display_name)
+        if kind == "dag":
+            return self._execute_dag(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
+                                     display_name=display_name)
+        message = f"template {template_name!r}: {kind} templates are not supported by Exitflow"
+        if node is None:
+            return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
+                                   template_name=template_name, parent=parent, ctx=ctx,
+                                   phase=ERROR, message=message)
+        self._finish(node, ERROR, message)
+        return node
+
+    def _resolve_inputs(self, tmpl: Template, args: Mapping[str, str]) -> dict[str, str]:
+        inputs: dict[str, str] = {}
+        if tmpl.inputs is None:
+            return inputs
+        scope = self._global_scope()
+        for p in tmpl.inputs.parameters or []:
+            if p.name in args:
+                inputs[p.name] = args[p.name]
+            elif p.value is not None:
+                inputs[p.name] = self._render_lenient(as_param(p.value), scope)
+            elif p.default is not None:
+                inputs[p.name] = self._render_lenient(as_param(p.default), scope)
+            else:
+                raise ExpressionError(f"inputs.parameters.{p.name} was not supplied")
+        return inputs
+
+    # ------------------------------------------------------------------ pods
+
+    def _execute_pod(
+        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
+        parent: NodeView | None, ctx: _Ctx, display_name: str, retry: int,
+    ) -> NodeView | None:
+        node = self.view.node(name)
+        work = _PodWork(tmpl, inputs, ctx, retry)
+        if node is None:
+            if not self._may_start_pod(ctx, parent, tmpl):
+                return None
+            node = self._init_node(name, POD, display_name=display_name, template_name=template_name,
+                                   parent=parent, ctx=ctx, inputs=inputs)
+            problem = self._pod_problem(node, work)
+            if problem is not None:
+                self._finish(node, ERROR, problem)
+                return node
+            self._pods[node.id] = work
+            self._start(node)
+            self.decision.start.append(node.id)
+            return node
+        self._pods[node.id] = work
+        if node.phase == PENDING and node.attempt > 0:
+            # A lost attempt whose next delivery was not recorded yet (crash in between).
+            self._start(node, node.attempt + 1)
+            self.decision.start.append(node.id)
+        job_deadline = self._job_deadline(node, work)
+        if job_deadline is not None and node.phase == RUNNING:
+            self.decision.wake(job_deadline)
+        return node
+
+    def _pod_problem(self, node: NodeView, work: _PodWork) -> str | None:
+        try:
+            self._build_job(node, work)
+        except ExpressionError as e:
+            return str(e)
+        return None
+
+    def _may_start_pod(self, ctx: _Ctx, parent: NodeView | None, tmpl: Template) -> bool:
+        limit = self.spec.parallelism
+        if limit is not None and ctx.role != ROLE_EXIT:
+            running = sum(
+                1 for n in self.view.nodes.values()
+                if n.type == POD and not n.fulfilled and n.role != ROLE_EXIT
+            )
+            if running >= int(limit):
+                return False
+        # Template-level parallelism: count active pods below each limiting ancestor boundary.
+        boundary = ctx.boundary_id
+        while boundary is not None:
+            bnode = self.view.nodes.get(boundary)
+            if bnode is None:
+                break
+            btmpl = self.templates.get(bnode.template_name)
+            if btmpl is not None and btmpl.parallelism is not None:
+                active = self._active_pods_below(bnode.id)
+                if active >= int(btmpl.parallelism):
+                    return False
+            boundary = bnode.boundary_id
+        return True
+
+    def _active_pods_below(self, boundary_id: str) -> int:
+        count = 0
+        for n in self.view.nodes.values():
+            if n.type != POD or n.fulfilled:
+                continue
+            b = n.boundary_id
+            while b is not None:
+                if b == boundary_id:
+                    count += 1
+                    break
+                parent = self.view.nodes.get(b)
+                b = parent.boundary_id if parent is not None else None
+        return count
+
+    def _job_deadline(self, node: NodeView, work: _PodWork) -> float | None:
+        start = node.started_at if node.started_at is not None else self.now
+        limits: list[float] = []
+        tmpl = work.template
+        scope = {f"inputs.parameters.{k}": v for k, v in work.inputs.items()}
+        for raw in (tmpl.timeout, tmpl.active_deadline_seconds):
+            if raw is None:
+                continue
+            text = self._render_lenient(str(raw), scope)
+            try:
+                limits.append(start + parse_duration(text))
+            except Exception:  # noqa: BLE001 - a bad duration is reported when building the job
+                continue
+        if not work.ctx.exempt:
+            wf_deadline = self._deadline()
+            if wf_deadline is not None:
+                limits.append(wf_deadline)
+        return min(limits) if limits else None
+
+    def _build_job(self, node: NodeView, work: _PodWork) -> Job:
+        tmpl = work.template
+        body = tmpl.container if tmpl.container is not None else tmpl.script
+        assert body is not None
+        scope = self._pod_scope(work, node)
+
+        def r(text: str) -> str:
+            return self._render_strict(text, scope)
+
+        env: dict[str, str] = {}
+        for var in body.env or []:
+            if var.value is not None:
+                env[var.name] = r(as_param(var.value))
+        output_paths: dict[str, str] = {}
+        for out in (tmpl.outputs.parameters if tmpl.outputs else None) or []:
+            if out.value_from is not None and out.value_from.path:
+                output_paths[out.name] = r(out.value_from.path)
+        source = None
+        if tmpl.script is not None:
+            source = r(tmpl.script.source or "")
+        command = [r(c) for c in body.command or []]
+        if tmpl.script is not None and not command:
+            command = ["sh"]
+        return Job(
+            workflow_name=self.view.name,
+            workflow_uid=self.view.uid,
+            node_id=node.id,
+            node_name=node.name,
+            attempt=max(node.attempt, 1),
+            retry=work.retry,
+            idempotency_key=idempotency_key(self.view.uid, node.id),
+            image=r(body.image or ""),
+            command=command,
+            args=[r(a) for a in body.args or []],
+            env=env,
+            working_dir=r(body.working_dir) if body.working_dir else None,
+            source=source,
+            output_paths=output_paths,
+            deadline=self._job_deadline(node, work),
+            deadline_message=(
+                "Step exceeded its deadline"
+                if tmpl.timeout is None and tmpl.active_deadline_seconds is None
+                else "Pod was active on the node longer than the specified deadline"
+            ),
+        )
+
+    def _pod_scope(self, work: _PodWork, node: NodeView) -> dict[str, Any]:
+        scope = self._global_scope()
+        for k, v in work.inputs.items():
+            scope[f"inputs.parameters.{k}"] = v
+        scope["inputs.parameters"] = json.dumps(work.inputs)
+        scope["retries"] = str(work.retry)
+        scope["pod.name"] = node.id
+        scope["node.name"] = node.name
+        return scope
+
+    def _store_logs(self, node: NodeView, result: JobResult) -> None:
+        attempt = max(node.attempt, 1)
+        self.decision.logs.append(LogRecord(node_id=node.id, attempt=attempt, stream="stdout",
+                                            data=result.stdout))
+        self.decision.logs.append(LogRecord(node_id=node.id, attempt=attempt, stream="stderr",
+                                            data=result.stderr))
+        self._emit(NodeLogged(
+            ts=self.now, node_id=node.id, attempt=attempt,
+            stdout_sha256=hashlib.sha256(result.stdout).hexdigest(),
+            stderr_sha256=hashlib.sha256(result.stderr).hexdigest(),
+            stdout_bytes=len(result.stdout), stderr_bytes=len(result.stderr),
+        ))
+
+    # ------------------------------------------------------------------ retries
+
+    def _execute_retry(
+        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
+        parent: NodeView | None, ctx: _Ctx, display_name: str,
+    ) -> NodeView | None:
+        strategy = tmpl.retry_strategy
+        assert strategy is not None
+        node = self.view.node(name)
+        if node is None:
+            node = self._init_node(name, RETRY, display_name=display_name, template_name=template_name,
+                                   parent=parent, ctx=ctx, inputs=inputs)
+            self._start(node)
+        children = [self.view.nodes[c] for c in node.children]
+        if children:
+            last = children[-1]
+            if not last.fulfilled:
+                return node
+            if last.phase in (SUCCEEDED, SKIPPED, OMITTED):
+                self._finish(node, last.phase, last.message, last.outputs)
+                return node
+            stop_reason = self._retry_stop_reason(node, strategy, last, len(children), inputs, ctx)
+            if stop_reason is not None:
+                self._finish(node, last.phase, stop_reason, last.outputs)
+                return node
+            wait = self._backoff_seconds(strategy, len(children), inputs)
+            ready_at = (last.finished_at or self.now) + wait
+            if self.now < ready_at:
+                self.decision.wake(ready_at)
+                return node
+        index = len(children)
+        self._execute(f"{name}({index})", tmpl, template_name, inputs, parent=node, ctx=ctx,
+                      display_name=f"{display_name}({index})", retry=index)
+        return node
+
+    def _retry_stop_reason(
+        self, node: NodeView, strategy: Any, last: NodeView, attempts: int,
+        inputs: dict[str, str], ctx: _Ctx,
+    ) -> str | None:
+        blocked = self._blocked_reason(ctx)
+        if blocked is not None:
+            return blocked
+        policy = strategy.retry_policy or "OnFailure"
+        if policy == "OnFailure" and last.phase != FAILED:
+            return last.message or "retryPolicy OnFailure does not retry errors"
+        if policy in ("OnError", "OnTransientError") and last.phase != ERROR:
+            return last.message or f"retryPolicy {policy} does not retry failures"
+        scope = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
+        scope.update(self._global_scope())
+        if strategy.limit is not None:
+            limit = int(self._render_lenient(as_param(strategy.limit), scope))
+            if attempts > limit:
+                return "No more retries left"
+        backoff = strategy.backoff
+        if backoff is not None and backoff.max_duration and node.started_at is not None:
+            max_duration = parse_duration(self._render_lenient(as_param(backoff.max_duration), scope))
+            if self.now - node.started_at >= max_duration:
+                return "Max duration limit exceeded"
+        if strategy.expression:
+            exit_code = last.outputs.exit_code if last.outputs else None
+            duration = (last.finished_at or self.now) - (last.started_at or self.now)
+            variables = {
+                "lastRetry": {
+                    "exitCode": exit_code if exit_code is not None else -1,
+                    "status": last.phase,
+                    "duration": duration,
+                    "message": last.message,
+                },
+                **_nest(scope),
+            }
+            try:
+                if not evaluate_bool(strategy.expression, variables):
+                    return "retryStrategy.expression evaluated to false"
+            except ExpressionError as e:
+                return f"retryStrategy.expression: {e}"
+        return None
+
+    def _backoff_seconds(self, strategy: Any, failures: int, inputs: dict[str, str]) -> float:
+        backoff = strategy.backoff
+        if backoff is None or backoff.duration is None:
+            return 0.0
+        scope = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
+        duration = parse_duration(self._render_lenient(as_param(backoff.duration), scope))
+        factor = float(self._render_lenient(as_param(backoff.factor), scope)) if backoff.factor else 1.0
+        wait = duration * math.pow(factor, max(failures - 1, 0))
+        if backoff.cap:
+            wait = min(wait, parse_duration(self._render_lenient(as_param(backoff.cap), scope)))
+        return wait
+
+    # ------------------------------------------------------------------ steps
+
+    def _execute_steps(
+        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
+        parent: NodeView | None, ctx: _Ctx, display_name: str,
+    ) -> NodeView | None:
+        node = self.view.node(name)
+        if node is None:
+            node = self._init_node(name, STEPS, display_name=display_name, template_name=template_name,
+                                   parent=parent, ctx=ctx, inputs=inputs)
+            self._start(node)
+        child_ctx = _Ctx(node.id, ctx.role)
+        group_parent = node
+        for i, group in enumerate(tmpl.steps or []):
+            gname = f"{name}[{i}]"
+            gnode = self._execute_step_group(gname, i, group, tmpl, node, inputs,
+                                             parent=group_parent, ctx=child_ctx)
+            if not gnode.fulfilled:
+                return node
+            if gnode.phase in (FAILED, ERROR):
+                self._finish(node, FAILED, gnode.message)
+                return node
+            group_parent = gnode
+        scope = self._steps_scope(node, tmpl, inputs)
+        self._finish(node, SUCCEEDED, "", self._template_outputs(tmpl, scope))
+        return node
+
+    def _execute_step_group(
+        self, gname: str, index: int, group: Sequence[Any], tmpl: Template, steps_node: NodeView,
+        inputs: dict[str, str], *, parent: NodeView, ctx: _Ctx,
+    ) -> NodeView:
+        gnode = self.view.node(gname)
+        if gnode is not None and gnode.fulfilled:
+            return gnode
+        if gnode is None:
+            gnode = self._init_node(gname, STEP_GROUP, display_name=f"[{index}]", template_name="",
+                                    parent=parent, ctx=ctx)
+            self._start(gnode)
+        scope = self._steps_scope(steps_node, tmpl, inputs)
+        all_done = True
+        failed: list[NodeView] = []
+        fail_fast = tmpl.fail_fast is True
+        stop_creating = False
+        # First pass: failures already known stop new work when failFast is asked for.
+        for child_id in gnode.children:
+            child = self.view.nodes[child_id]
+            if child.phase in (FAILED, ERROR) and child.role == ctx.role:
+                stop_creating = fail_fast
+        for step in group:
+            expanded = self._expand(step, scope)
+            base = f"{gname}.{step.name}"
+            if isinstance(expanded, str):  # an error while expanding
+                if self.view.node(base) is None:
+                    self._init_node(base, SKIPPED_TYPE, display_name=step.name, template_name=step.template or "",
+                                    parent=gnode, ctx=ctx, phase=ERROR, message=expanded)
+                n = self.view.nodes[node_id(self.view.name, base)]
+                if not _continues_on(step, n.phase):
+                    failed.append(n)
+                continue
+            if expanded is not None and not expanded:
+                if self.view.node(base) is None:
+                    self._init_node(base, SKIPPED_TYPE, display_name=step.name, template_name=step.template or "",
+                                    parent=gnode, ctx=ctx, phase=SKIPPED, message="Skipped, empty params")
+                continue
+            items = expanded if expanded is not None else [_NO_ITEM]
+            for j, item in enumerate(items):
+                if item is _NO_ITEM:
+                    cname, cdisplay = base, step.name
+                    item_scope = scope
+                else:
+                    label = item_label(item)
+                    cname = f"{base}({j}:{label})"
+                    cdisplay = f"{step.name}({j}:{label})"
+                    item_scope = _with_item(scope, item)
+                child = self.view.node(cname)
+                if child is None:
+                    if stop_creating:
+                        continue
+                    child = self._run_task_or_step(cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx)
+                    if child is None:
+                        all_done = False
+                        continue
+                elif not child.fulfilled:
+                    child = self._run_task_or_step(cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx)
+                    assert child is not None
+                if not self._hooks_done(step, child, cname, "steps", item_scope, gnode, ctx):
+                    all_done = False
+                if not child.fulfilled:
+                    all_done = False
+                    continue
+                if child.phase in (FAILED, ERROR) and not _continues_on(step, child.phase):
+                    failed.append(child)
+                    stop_creating = stop_creating or fail_fast
+        if not all_done:
+            return gnode
+        if failed:
+            first = failed[0]
+            message = f"child '{first.id}' failed"
+            if fail_fast and tmpl.parallelism is not None:
+                message = "template has failed or errored children and failFast enabled"
+            self._finish(gnode, FAILED, message)
+        else:
+            self._finish(gnode, SUCCEEDED)
+        return gnode
+
+    def _run_task_or_step(
+        self, name: str, display: str, step: Any, scope: dict[str, Any], *,
+        parent: NodeView, ctx: _Ctx,
+    ) -> NodeView | None:
+        """Create (when/arguments) and execute one step or task instance."""
+        node = self.view.node(name)
+        tmpl, tname = self._step_template(step)
+        if node is None:
+            if tmpl is None:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                       parent=parent, ctx=ctx, phase=ERROR,
+                                       message=f"template {tname!r} not found")
+            if step.when:
+                try:
+                    ok = evaluate_bool(self._render_strict(step.when, scope), _nest(scope))
+                except ExpressionError as e:
+                    return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                           parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+                if not ok:
+                    return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                           parent=parent, ctx=ctx, phase=SKIPPED,
+                                           message=f"when '{step.when}' evaluated false")
+        if tmpl is None:
+            return node
+        try:
+            args = self._resolve_arguments(step.arguments, scope)
+        except ExpressionError as e:
+            if node is None:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                       parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+            self._finish(node, ERROR, str(e))
+            return node
+        return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
+
+    def _step_template(self, step: Any) -> tuple[Template | None, str]:
+        if getattr(step, "inline", None) is not None:
+            inline: Template = step.inline
+            return inline, inline.name or ""
+        tname = step.template or ""
+        return self.templates.get(tname), tname
+
+    def _hooks_done(
+        self, step: Any, child: NodeView, cname: str, kind: str, scope: dict[str, Any],
+        parent: NodeView, ctx: _Ctx,
+    ) -> bool:
+        """Run a step's or task's hooks; True when every triggered hook is fulfilled."""
+        done = True
+        hooks = dict(getattr(step, "hooks", None) or {})
+        exit_hook: Any = hooks.pop("exit", None)
+        on_exit = getattr(step, "on_exit", None)
+        self_scope = dict(scope)
+        self._add_node_vars(self_scope, f"{kind}.{step.name}", child)
+        for hook_name, hook in hooks.items():
+            if not hook.expression:
+                continue
+            hname = f"{cname}.hooks.{hook_name}"
+            hnode = self.view.node(hname)
+            if hnode is None:
+                try:
+                    fire = evaluate_bool(self._render_lenient(hook.expression, self_scope), _nest(self_scope))
+                except ExpressionError:
+                    fire = False
+                if not fire:
+                    continue
+                hnode = self._execute_hook(hname, hname.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+                                           + f".hooks.{hook_name}", hook, self_scope,
+                                           parent=parent, ctx=_Ctx(ctx.boundary_id, ROLE_HOOK))
+            if hnode is None or not hnode.fulfilled:
+                done = False
+        if child.completed and (exit_hook is not None or on_exit):
+            hname = f"{cname}.onExit"
+            hnode = self.view.node(hname)
+            display = f"{child.display_name}.onExit"
+            if hnode is None or not hnode.fulfilled:
+                hctx = _Ctx(ctx.boundary_id, ROLE_EXIT)
+                if on_exit:
+                    tmpl = self.templates.get(on_exit)
+                    if tmpl is None:
+                        hnode = hnode or self._init_node(hname, SKIPPED_TYPE, display_name=display,
+                                                         template_name=on_exit, parent=parent, ctx=hctx,
+                                                         phase=ERROR, message=f"template {on_exit!r} not found")
+                    else:
+                        hnode = self._execute(hname, tmpl, on_exit, {}, parent=parent, ctx=hctx,
+                                              display_name=display)
+                else:
+                    hnode = self._execute_hook(hname, display, exit_hook, self_scope, parent=parent, ctx=hctx)
+            if hnode is None or not hnode.fulfilled:
+                done = False
+        return done
+
+    def _execute_hook(
+        self, name: str, display: str, hook: Any, scope: dict[str, Any], *,
+        parent: NodeView | None, ctx: _Ctx,
+    ) -> NodeView | None:
+        tname = hook.template or ""
+        tmpl = self.templates.get(tname)
+        node = self.view.node(name)
+        if tmpl is None:
+            if node is None:
+                node = self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                       parent=parent, ctx=ctx, phase=ERROR,
+                                       message=f"template {tname!r} not found")
+            return node
+        try:
+            args = self._resolve_arguments(hook.arguments, scope)
+        except ExpressionError as e:
+            if node is None:
+                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
+                                       parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+            return node
+        return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
+
+    # ------------------------------------------------------------------ DAG
+
+    def _execute_dag(
+        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
+        parent: NodeView | None, ctx: _Ctx, display_name: str,
+    ) -> NodeView | None:
+        dag = tmpl.dag
+        assert dag is not None
+        node = self.view.node(name)
+        if node is None:
+            node = self._init_node(name, DAG, display_name=display_name, template_name=template_name,
+                                   parent=parent, ctx=ctx, inputs=inputs)
+            self._start(node)
+        child_ctx = _Ctx(node.id, ctx.role)
+        tasks = {t.name: t for t in dag.tasks}
+        deps = {t.name: self._task_dependencies(template_name, t, tasks) for t in dag.tasks}
+        base_scope = self._dag_scope(node, tmpl, inputs)
+        if dag.target:
+            targets = self._render_lenient(dag.target, base_scope).split()
+        else:
+            depended = {d for ds in deps.values() for d in ds}
+            targets = [t.name for t in dag.tasks if t.name not in depended]
+        relevant = _ancestors(targets, deps)
+        fail_fast = dag.fail_fast is not False
+
+        def settled(task_name: str) -> bool:
+            tnode = self.view.node(f"{name}.{task_name}")
+            if tnode is None or not tnode.fulfilled:
+                return False
+            return self._task_hooks_settled(tasks[task_name], tnode, name)
+
+        for task in dag.tasks:
+            if task.name not in relevant:
+                continue
+            tname = f"{name}.{task.name}"
+            tnode = self.view.node(tname)
+            scope = base_scope
+            if tnode is None:
+                if not all(settled(d) for d in deps[task.name]):
+                    continue
+                depends_text = self._depends_text(task)
+                if depends_text:
+                    try:
+                        expr = self._depends(template_name, task.name, depends_text)
+                        go = expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
+                    except ExpressionError as e:
+                        self._init_node(tname, SKIPPED_TYPE, display_name=task.name,
+                                        template_name=task.template or "", parent=node, ctx=child_ctx,
+                                        phase=ERROR, message=str(e))
+                        continue
+                    if not go:
+                        self._init_node(tname, SKIPPED_TYPE, display_name=task.name,
+                                        template_name=task.template or "", parent=node, ctx=child_ctx,
+                                        phase=OMITTED, message="omitted: depends condition not met")
+                        continue
+            if tnode is not None and tnode.fulfilled:
+                self._hooks_done(task, tnode, tname, "tasks", scope, node, child_ctx)
+                continue
+            self._execute_task(tname, task, scope, parent=node, ctx=child_ctx)
+            tnode = self.view.node(tname)
+            if tnode is not None:
+                self._hooks_done(task, tnode, tname, "tasks", scope, node, child_ctx)
+
+        phase = self._assess_dag(name, targets, tasks, deps, fail_fast)
+        if phase == RUNNING:
+            return node
+        if phase in (FAILED, ERROR):
+            self._finish(node, phase, f"DAG {display_name} {phase.lower()}")
+            return node
+        scope = self._dag_scope(node, tmpl, inputs)
+        self._finish(node, SUCCEEDED, "", self._template_outputs(tmpl, scope))
+        return node
+
+    def _task_hooks_settled(self, task: Any, tnode: NodeView, dag_name: str) -> bool:
+        tname = f"{dag_name}.{task.name}"
+        has_exit = bool(getattr(task, "on_exit", None)) or "exit" in (task.hooks or {})
+        if has_exit and tnode.completed:
+            hnode = self.view.node(f"{tname}.onExit")
+            if hnode is None or not hnode.fulfilled:
+                return False
+        for hook_name, hook in (task.hooks or {}).items():
+            if hook_name == "exit" or not hook.expression:
+                continue
+            hnode = self.view.node(f"{tname}.hooks.{hook_name}")
+            if hnode is not None and not hnode.fulfilled:
+                return False
+        return True
+
+    def _execute_task(self, tname: str, task: Any, scope: dict[str, Any], *, parent: NodeView,
+                      ctx: _Ctx) -> None:
+        expanded = self._expand(task, scope)
+        if isinstance(expanded, str):
+            if self.view.node(tname) is None:
+                self._init_node(tname, SKIPPED_TYPE, display_name=task.name, template_name=task.template or "",
+                                parent=parent, ctx=ctx, phase=ERROR, message=expanded)
+            return
+        if expanded is None:
+            self._run_task_or_step(tname, task.name, task, scope, parent=parent, ctx=ctx)
+            return
+        group = self.view.node(tname)
+        if group is None:
+            if not expanded:
+                self._init_node(tname, SKIPPED_TYPE, display_name=task.name, template_name=task.template or "",
+                                parent=parent, ctx=ctx, phase=SKIPPED, message="Skipped, empty params")
+                return
+            group = self._init_node(tname, TASK_GROUP, display_name=task.name,
+                                    template_name=task.template or "", parent=parent, ctx=ctx)
+            self._start(group)
+        if group.fulfilled:
+            return
+        done = True
+        worst = SUCCEEDED
+        for j, item in enumerate(expanded):
+            label = item_label(item)
+            cname = f"{tname}({j}:{label})"
+            child = self._run_task_or_step(cname, f"{task.name}({j}:{label})", task,
+                                           _with_item(scope, item), parent=group, ctx=ctx)
+            if child is None or not child.fulfilled:
+                done = False
+                continue
+            if child.phase in (FAILED, ERROR):
+                worst = child.phase
+        if done:
+            self._finish(group, worst)
+
+    def _depends_text(self, task: Any) -> str:
+        if task.depends:
+            return str(task.depends)
+        if task.dependencies:
+            return dependencies_to_depends(list(task.dependencies))
+        return ""
+
+    def _depends(self, template_name: str, task_name: str, text: str) -> Any:
+        key = (template_name, task_name)
+        cached = self._depends_cache.get(key)
+        if cached is None:
+            cached = parse_depends(text)
+            self._depends_cache[key] = cached
+        return cached
+
+    def _task_dependencies(self, template_name: str, task: Any, tasks: Mapping[str, Any]) -> set[str]:
+        deps: set[str] = set()
+        text = self._depends_text(task)
+        if text:
+            deps |= set(self._depends(template_name, task.name, text).tasks())
+        # [ours] a `when` that references another task implies a dependency on it.
+        if task.when:
+            refs: set[str] = set(template_references(task.when))
+            try:
+                refs |= set(parse(_strip_tags(task.when)).references())
+            except ExpressionError:
+                pass
+            for ref in refs:
+                parts = ref.split(".")
+                if len(parts) >= 2 and parts[0] == "tasks" and parts[1] in tasks and parts[1] != task.name:
+                    deps.add(parts[1])
+        for arg in (task.arguments.parameters if task.arguments else None) or []:
+            for ref in template_references(as_param(arg.value) if arg.value is not None else ""):
+                parts = ref.split(".")
+                if len(parts) >= 2 and parts[0] == "tasks" and parts[1] in tasks and parts[1] != task.name:
+                    deps.add(parts[1])
+        return deps
+
+    def _assess_dag(
+        self, name: str, targets: list[str], tasks: Mapping[str, Any],
+        deps: Mapping[str, set[str]], fail_fast: bool,
+    ) -> str:
+        """Argo's assessDAGPhase: Running while any created task is unfinished; then the branch
+        phase of each target (an Omitted or Skipped task inherits its ancestors' failure)."""
+        for tn in tasks:
+            tnode = self.view.node(f"{name}.{tn}")
+            if tnode is not None and (not tnode.fulfilled
+                                      or not self._task_hooks_settled(tasks[tn], tnode, name)):
+                return RUNNING
+        memo: dict[str, str | None] = {}
+
+        def branch(tn: str) -> str | None:
+            if tn in memo:
+                return memo[tn]
+            memo[tn] = None
+            tnode = self.view.node(f"{name}.{tn}")
+            if tnode is None:
+                return None
+            if tnode.completed:
+                memo[tn] = tnode.phase
+                return tnode.phase
+            inherited = SUCCEEDED
+            for d in deps.get(tn, ()):
+                bp = branch(d)
+                if bp in (FAILED, ERROR) and inherited not in (FAILED, ERROR):
+                    inherited = bp
+            memo[tn] = inherited
+            return inherited
+
+        result = SUCCEEDED
+        for target in targets:
+            if target not in tasks:
+                continue
+            bp = branch(target)
+            if bp is None:
+                result = RUNNING
+                if not fail_fast:
+                    break
+            elif bp in (FAILED, ERROR):
+                if _continues_on(tasks[target], bp):
+                    continue
+                result = bp
+                if fail_fast:
+                    break
+        return result
+
+    # ------------------------------------------------------------------ loops
+
+    def _expand(self, step: Any, scope: dict[str, Any]) -> list[Any] | str | None:
+        """Items of withItems/withParam/withSequence; None when the step has no loop; a str
+        describing the problem when the loop cannot be expanded."""
+        if step.with_items is not None:
+            items: list[Any] = []
+            for item in step.with_items:
+                if isinstance(item, str):
+                    items.append(self._render_lenient(item, scope))
+                else:
+                    items.append(item)
+            return items
+        if step.with_param is not None:
+            try:
+                text = self._render_strict(str(step.with_param), scope)
+            except ExpressionError as e:
+                return str(e)
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return f"withParam value could not be parsed as a JSON list: {text[:200]}"
+            if not isinstance(value, list):
+                return f"withParam value could not be parsed as a JSON list: {text[:200]}"
+            return value
+        seq = step.with_sequence
+        if seq is not None:
+            try:
+                count = self._render_strict(as_param(seq.count), scope) if seq.count is not None else None
+                start = int(self._render_strict(as_param(seq.start), scope)) if seq.start is not None else 0
+                if count is not None:
+                    end = start + int(count) - 1
+                else:
+                    end = int(self._render_strict(as_param(seq.end), scope)) if seq.end is not None else 0
+            except (ExpressionError, ValueError) as e:
+                return f"withSequence: {e}"
+            step_by = 1 if end >= start else -1
+            fmt = seq.format
+            values = []
+            for v in range(start, end + step_by, step_by):
+                values.append(_sprintf(fmt, v) if fmt else str(v))
+            return values
+        return None
+
+    # ------------------------------------------------------------------ scopes and variables
+
+    def _global_scope(self) -> dict[str, Any]:
+        view = self.view
+        scope: dict[str, Any] = {
+            "workflow.name": view.name,
+            "workflow.uid": view.uid,
+            "workflow.namespace": "default",
+            "workflow.serviceAccountName": "default",
+            "workflow.mainEntrypoint": self.spec.entrypoint,
+            "workflow.creationTimestamp": rfc3339(view.created_at) or "",
+            "workflow.status": view.exit_status or (RUNNING if view.phase != PENDING else PENDING),
+        }
+        start = view.started_at if view.started_at is not None else self.now
+        scope["workflow.duration"] = str(round(max(self.now - start, 0.0), 6))
+        for k, v in view.parameters.items():
+            scope[f"workflow.parameters.{k}"] = v
+        scope["workflow.parameters"] = json.dumps(view.parameters)
+        if view.exit_status is not None:
+            scope["workflow.failures"] = self._failures_json()
+        return scope
+
+    def _exit_scope(self) -> dict[str, Any]:
+        """[ours] What a workflow-level exit handler can see: the workflow, the entrypoint's own
+        tasks/steps (`tasks.X.phase`), and the handlers before it (`exitHandlers.NAME.status`)."""
+        scope = self._global_scope()
+        entry = self.view.node(self.view.name)
+        if entry is not None:
+            prefix = "tasks" if entry.type == DAG else "steps"
+            for n in self.view.nodes.values():
+                if n.boundary_id == entry.id and n.type not in (STEP_GROUP,) and "(" not in n.display_name:
+                    if n.role == "" and "." not in n.display_name:
+                        self._add_node_vars(scope, f"{prefix}.{n.display_name}", n)
+        for handler in self.spec.exit_handlers or []:
+            hnode = self.view.node(f"{self.view.name}.exitHandlers.{handler.name}")
+            if hnode is not None:
+                self._add_node_vars(scope, f"exitHandlers.{handler.name}", hnode)
+        return scope
+
+    def _failures_json(self) -> str:
+        failures = [
+            {
+                "displayName": n.display_name,
+                "message": n.message,
+                "templateName": n.template_name,
+                "phase": n.phase,
+                "podName": n.id,
+                "finishedAt": rfc3339(n.finished_at),
+            }
+            for n in self.view.nodes.values()
+            if n.phase in (FAILED, ERROR) and n.role != ROLE_EXIT
+        ]
+        return json.dumps(failures) if failures else "null"
+
+    def _add_node_vars(self, scope: dict[str, Any], prefix: str, node: NodeView) -> None:
+        scope[f"{prefix}.status"] = node.phase
+        scope[f"{prefix}.phase"] = node.phase
+        scope[f"{prefix}.id"] = node.id
+        scope[f"{prefix}.startedAt"] = rfc3339(node.started_at) or ""
+        scope[f"{prefix}.finishedAt"] = rfc3339(node.finished_at) or ""
+        outputs = node.outputs
+        if outputs is not None:
+            if outputs.result is not None:
+                scope[f"{prefix}.outputs.result"] = outputs.result
+            if outputs.exit_code is not None:
+                scope[f"{prefix}.exitCode"] = str(outputs.exit_code)
+            for k, v in outputs.parameters.items():
+                scope[f"{prefix}.outputs.parameters.{k}"] = v
+            if outputs.parameters:
+                scope[f"{prefix}.outputs.parameters"] = json.dumps(outputs.parameters)
+
+    def _add_aggregate_vars(self, scope: dict[str, Any], prefix: str, group: NodeView | None,
+                            children: list[NodeView]) -> None:
+        if group is not None:
+            scope[f"{prefix}.status"] = group.phase
+            scope[f"{prefix}.phase"] = group.phase
+            scope[f"{prefix}.id"] = group.id
+        results = [c.outputs.result for c in children if c.outputs is not None and c.outputs.result is not None]
+        scope[f"{prefix}.outputs.result"] = json.dumps([_jsonish(r) for r in results])
+        param_maps = [dict(c.outputs.parameters) for c in children
+                      if c.outputs is not None and c.outputs.parameters]
+        scope[f"{prefix}.outputs.parameters"] = json.dumps(param_maps)
+        keys: list[str] = []
+        for m in param_maps:
+            for k in m:
+                if k not in keys:
+                    keys.append(k)
+        for k in keys:
+            scope[f"{prefix}.outputs.parameters.{k}"] = json.dumps([m[k] for m in param_maps if k in m])
+
+    def _steps_scope(self, steps_node: NodeView, tmpl: Template, inputs: dict[str, str]) -> dict[str, Any]:
+        scope = self._global_scope()
+        for k, v in inputs.items():
+            scope[f"inputs.parameters.{k}"] = v
+        for i, group in enumerate(tmpl.steps or []):
+            gnode = self.view.node(f"{steps_node.name}[{i}]")
+            if gnode is None:
+                break
+            for step in group:
+                base = f"{gnode.name}.{step.name}"
+                node = self.view.node(base)
+                if node is not None:
+                    self._add_node_vars(scope, f"steps.{step.name}", node)
+                elif step.with_items is not None or step.with_param is not None or step.with_sequence is not None:
+                    children = [self.view.nodes[c] for c in gnode.children
+                                if self.view.nodes[c].name.startswith(base + "(")]
+                    if children:
+                        self._add_aggregate_vars(scope, f"steps.{step.name}", None, children)
+        return scope
+
+    def _dag_scope(self, dag_node: NodeView, tmpl: Template, inputs: dict[str, str]) -> dict[str, Any]:
+        scope = self._global_scope()
+        for k, v in inputs.items():
+            scope[f"inputs.parameters.{k}"] = v
+        assert tmpl.dag is not None
+        for task in tmpl.dag.tasks:
+            tnode = self.view.node(f"{dag_node.name}.{task.name}")
+            if tnode is None:
+                continue
+            if tnode.type == TASK_GROUP:
+                children = [self.view.nodes[c] for c in tnode.children]
+                self._add_aggregate_vars(scope, f"tasks.{task.name}", tnode, children)
+            else:
+                self._add_node_vars(scope, f"tasks.{task.name}", tnode)
+        return scope
+
+    def _template_outputs(self, tmpl: Template, scope: dict[str, Any]) -> NodeOutputs | None:
+        outs = tmpl.outputs
+        if outs is None or not outs.parameters:
+            return None
+        params: dict[str, str] = {}
+        for out in outs.parameters:
+            vf = out.value_from
+            value: str | None = None
+            try:
+                if vf is not None and vf.parameter:
+                    value = self._render_strict(vf.parameter, scope)
+                elif vf is not None and vf.expression:
+                    value = as_param(parse(vf.expression).evaluate(_nest(scope)))
+                elif out.value is not None:
+                    value = self._render_strict(as_param(out.value), scope)
+            except ExpressionError:
+                value = as_param(vf.default) if vf is not None and vf.default is not None else None
+            if value is not None:
+                params[out.name] = value
+        return NodeOutputs(parameters=params)
+
+    def _resolve_arguments(self, arguments: Any, scope: dict[str, Any]) -> dict[str, str]:
+        args: dict[str, str] = {}
+        if arguments is None:
+            return args
+        for p in arguments.parameters or []:
+            if p.value is not None:
+                args[p.name] = self._render_strict(as_param(p.value), scope)
+            elif getattr(p, "value_from", None) is not None and p.value_from.default is not None:
+                args[p.name] = as_param(p.value_from.default)
+        return args
+
+    # ------------------------------------------------------------------ rendering
+
+    def _render_strict(self, text: str, scope: Mapping[str, Any]) -> str:
+        """Render `{{ }}` tags; a reference to steps/tasks/inputs/item/workflow that does not
+        resolve is an error (Argo: "Unable to resolve")."""
+        if "{{" not in text:
+            return text
+        for ref in template_references(text):
+            if ref.startswith(_REF_PREFIXES) and _lookup(scope, ref) is None:
+                raise ExpressionError(f"Unable to resolve: {{{{{ref}}}}}")
+        return render(text, lambda p: _lookup(scope, p), variables=_nest(scope))
+
+    def _render_lenient(self, text: str, scope: Mapping[str, Any]) -> str:
+        if "{{" not in text:
+            return text
+        return render(text, lambda p: _lookup(scope, p), variables=_nest(scope))
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+class _NoItem:
+    pass
+
+
+_NO_ITEM = _NoItem()
+
+
+class _DepInfo:
+    """What `depends` needs to know about a task: its phase and its loop children's phases."""
+
+    def __init__(self, op: Operator, name: str) -> None:
+        node = op.view.node(name)
+        self.phase = node.phase if node is not None else PENDING
+        self.children_phases = (
+            [op.view.nodes[c].phase for c in node.children]
+            if node is not None and node.type == TASK_GROUP
+            else []
+        )
+
+
+def _kind(tmpl: Template) -> str:
+    for kind in ("container", "script", "steps", "dag", "resource", "suspend", "http", "data",
+                 "plugin", "container_set"):
+        if getattr(tmpl, kind, None) is not None:
+            return kind
+    return "unknown"
+
+
+def _continues_on(step: Any, phase: str) -> bool:
+    co = getattr(step, "continue_on", None)
+    if co is None:
+        return False
+    if phase == FAILED:
+        return bool(co.failed)
+    if phase == ERROR:
+        return bool(co.error)
+    return False
+
+
+def _with_item(scope: dict[str, Any], item: Any) -> dict[str, Any]:
+    out = dict(scope)
+    out["item"] = as_param(item)
+    if isinstance(item, dict):
+        for k, v in item.items():
+            out[f"item.{k}"] = as_param(v)
+    out["__item__"] = item
+    return out
+
+
+def _lookup(scope: Mapping[str, Any], path: str) -> str | None:
+    value = scope.get(path)
+    if value is None:
+        return None
+    return value if isinstance(value, str) else as_param(value)
+
+
+def _nest(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat dotted keys plus a nested view of them, for the expression evaluator."""
+    nested: dict[str, Any] = {}
+    for key, value in scope.items():
+        if key == "__item__":
+            nested["item"] = value
+            continue
+        parts = key.split(".")
+        cur = nested
+        ok = True
+        for part in parts[:-1]:
+            nxt = cur.get(part)
+            if nxt is None:
+                nxt = {}
+                cur[part] = nxt
+            elif not isinstance(nxt, dict):
+                ok = False
+                break
+            cur = nxt
+        if ok and not isinstance(cur.get(parts[-1]), dict):
+            cur[parts[-1]] = value
+    out: dict[str, Any] = dict(scope)
+    out.pop("__item__", None)
+    out.update(nested)
+    return out
+
+
+def _jsonish(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _strip_tags(text: str) -> str:
+    return re.sub(r"\{\{=?\s*([^}]*?)\s*\}\}", r"\1", text)
+
+
+def _ancestors(targets: Sequence[str], deps: Mapping[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [t for t in targets if t in deps]
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        stack.extend(d for d in deps.get(t, ()) if d in deps)
+    return seen
+
+
+_PRINTF = re.compile(r"%(0?)(\d*)([dxXo])")
+
+
+def _sprintf(fmt: str, value: int) -> str:
+    def sub(m: re.Match[str]) -> str:
+        zero, width, conv = m.groups()
+        spec = f"{'0' if zero else ''}{width}{'d' if conv == 'd' else conv}"
+        return format(value, spec)
+
+    return _PRINTF.sub(sub, fmt)
+
+
+def retry_index(name: str) -> int:
+    m = _RETRY_CHILD.search(name)
+    return int(m.group(1)) if m else 0
+
+
+__all__ = ["COMPLETED", "Decision", "Operator", "retry_index"]
+_unused: Callable[..., Any] = retry_index

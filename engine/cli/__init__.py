@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import click
 
 from .. import __version__
 from ._app import ExitflowGroup
 from .inspect import get, lint, list_, logs, stop, terminate
 from .run import daemon, recover, run, submit
+
+#: Modules that contribute a `COMMANDS` list of click commands (one per feature area).
+_FEATURE_MODULES = ("crashtest", "audit", "doctor")
 
 
 @click.group(cls=ExitflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +25,11 @@ def cli() -> None:
 
 for _command in (run, submit, recover, daemon, get, list_, logs, lint, stop, terminate):
     cli.add_command(_command)
+
+for _name in _FEATURE_MODULES:
+    if (Path(__file__).parent / f"{_name}.py").exists():
+        for _command in importlib.import_module(f"{__name__}.{_name}").COMMANDS:
+            cli.add_command(_command)
 
 
 def main() -> None:

@@ -274,7 +274,14 @@ class Operator:
         """The resolved work of a Running Pod node seen by the last reconcile."""
         work = self._pods.get(node.id)
         if work is None:
-            return None
+            # Not reached by the last walk of the tree: rebuild the work from the node's own
+            # recorded template and inputs (the log is the truth).
+            tmpl = self.templates.get(node.template_name)
+            if tmpl is None or _kind(tmpl) not in ("container", "script"):
+                return None
+            work = _PodWork(tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role),
+                            retry_index(node.name))
+            self._pods[node.id] = work
         return self._build_job(node, work)
 
     # ------------------------------------------------------------------ shutdown and deadline
@@ -344,16 +351,17 @@ class Operator:
                 continue
             name = f"{self.view.name}.hooks.{hook_name}"
             node = self.view.node(name)
+            scope = self._global_scope()
             if node is None:
-                scope = self._global_scope()
                 try:
                     fire = evaluate_bool(self._render_lenient(hook.expression, scope), _nest(scope))
                 except ExpressionError:
                     fire = False
                 if not fire:
                     continue
-                node = self._execute_hook(name, f"{self.view.name}.hooks.{hook_name}", hook,
-                                          scope, parent=None, ctx=_Ctx(None, ROLE_HOOK))
+            if node is None or not node.fulfilled:
+                node = self._execute_hook(name, name, hook, scope, parent=None,
+                                          ctx=_Ctx(None, ROLE_HOOK))
             if node is None or not node.fulfilled:
                 done = False
         return done
@@ -379,7 +387,7 @@ class Operator:
                                  handler.template, handler.when, handler.arguments))
             for name, display, template_name, when, arguments in handlers:
                 node = view.node(name)
-                if node is None:
+                if node is None or not node.fulfilled:
                     node = self._start_exit_handler(name, display, template_name, when, arguments)
                 if node is None or not node.fulfilled:
                     return  # handlers run one after another, in order
@@ -400,8 +408,12 @@ class Operator:
         self, name: str, display: str, template_name: str, when: str | None, arguments: Any
     ) -> NodeView | None:
         ctx = _Ctx(None, ROLE_EXIT)
-        scope = self._exit_scope()
         tmpl = self.templates.get(template_name)
+        existing = self.view.node(name)
+        if existing is not None and tmpl is not None:
+            return self._execute(name, tmpl, template_name, {}, parent=None, ctx=ctx,
+                                 display_name=display)
+        scope = self._exit_scope()
         if tmpl is None:
             return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=template_name,
                                    parent=None, ctx=ctx, phase=ERROR,
@@ -451,7 +463,8 @@ class Operator:
                                        template_name=template_name, parent=parent, ctx=ctx,
                                        phase=FAILED, message=reason)
         try:
-            inputs = self._resolve_inputs(tmpl, args)
+            # An existing node keeps the inputs it was created with: the log is the truth.
+            inputs = dict(node.inputs) if node is not None else self._resolve_inputs(tmpl, args)
         except ExpressionError as e:
             if node is None:
                 return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
@@ -918,9 +931,10 @@ class Operator:
                     fire = False
                 if not fire:
                     continue
-                hnode = self._execute_hook(hname, hname.rsplit(".", 1)[0].rsplit(".", 1)[-1]
-                                           + f".hooks.{hook_name}", hook, self_scope,
-                                           parent=parent, ctx=_Ctx(ctx.boundary_id, ROLE_HOOK))
+            if hnode is None or not hnode.fulfilled:
+                hnode = self._execute_hook(hname, f"{child.display_name}.hooks.{hook_name}", hook,
+                                           self_scope, parent=parent,
+                                           ctx=_Ctx(ctx.boundary_id, ROLE_HOOK))
             if hnode is None or not hnode.fulfilled:
                 done = False
         if child.completed and (exit_hook is not None or on_exit):
@@ -1523,5 +1537,4 @@ def retry_index(name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-__all__ = ["COMPLETED", "Decision", "Operator", "retry_index"]
-_unused: Callable[..., Any] = retry_index
+__all__ = ["Decision", "Operator", "retry_index"]

@@ -372,7 +372,10 @@ class Evaluator:
                 raise ExpressionError(f"range longer than {MAX_RANGE}")
             self.tick(max(0, hi - lo + 1))
             return list(range(lo, hi + 1))
-        return arithmetic(op, a, b)
+        result = arithmetic(op, a, b)
+        if isinstance(result, list):
+            self.tick(len(result))
+        return result
 
 
 def _num(v: Any, op: str) -> int | float:

@@ -234,8 +234,9 @@ def _split(name: str, s: str, sep: str, limit: int = -1) -> list[str]:
 def _split_fn(ctx: Context, a: list[Any]) -> list[str]:
     s, sep = text(a[0]), text(a[1])
     limit = int(_num("split", a[2])) if len(a) > 2 else -1
-    ctx.tick(len(s) // 64)
-    return _split("split", s, sep, limit)
+    parts = _split("split", s, sep, limit)
+    ctx.tick(len(parts))
+    return parts
 
 
 @_fn("join", 1, 2)
@@ -809,9 +810,9 @@ def _s_join(ctx: Context, a: list[Any]) -> str:
 
 @_sprig("splitList", 2)
 def _s_split_list(ctx: Context, a: list[Any]) -> list[str]:
-    s = go_string(a[1])
-    ctx.tick(len(s) // 64)
-    return _split("sprig.splitList", s, go_string(a[0]))
+    parts = _split("sprig.splitList", go_string(a[1]), go_string(a[0]))
+    ctx.tick(len(parts))
+    return parts
 
 
 @_sprig("b64enc", 1)

@@ -25,6 +25,8 @@ MAX_SUBJECT = 1_000_000
 MAX_STATES = 20_000
 MAX_REPEAT = 1000
 _CACHE_LIMIT = 4096
+#: NFA states visited on cache misses before a search gives up (the cache makes this rare).
+MAX_WORK = 5_000_000
 
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _DIGIT = frozenset("0123456789")
@@ -417,7 +419,7 @@ def _accepts(prog: Program, s: int, c: str) -> bool:
     if k == _UNION:
         assert isinstance(arg, tuple)
         parts, negated = arg
-        return any(p.match(c) for p in parts) != negated
+        return bool(any(p.match(c) for p in parts) != negated)
     return False
 
 
@@ -444,6 +446,7 @@ def search(pattern: str, subject: str) -> bool:
     cur = _closure(prog, {prog.start}, 0, _cls(subject[:1]))
     cache = prog.cache
     match = prog.match
+    work = 0
     for i, c in enumerate(subject):
         if match in cur:
             return True
@@ -454,6 +457,11 @@ def search(pattern: str, subject: str) -> bool:
             moved = {prog.out1[s] for s in cur if _accepts(prog, s, c)}
             moved.add(prog.start)
             nxt = _closure(prog, moved, _cls(c), nxt_cls)
+            work += len(cur) + len(nxt)
+            if work > MAX_WORK:
+                raise ExpressionError(
+                    f"regular expression {pattern[:40]!r} is too expensive for this input"
+                )
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[key] = nxt

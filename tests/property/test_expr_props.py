@@ -346,3 +346,36 @@ def test_bare_words_compare_as_strings(a: str, b: str) -> None:
     assume(a not in KEYWORDS and b not in KEYWORDS)
     assert parse(f"{a} < {b}").evaluate({}) is (a < b)
     assert parse(f"{a} == {b}").evaluate({}) is (a == b)
+
+
+# (5) the linear-time regex engine agrees with Python's `re` where their syntax agrees ---------
+
+regex_atoms = st.sampled_from(["a", "b", "c", ".", "[ab]", "[^a]", "\\d", "\\w", "\\s", "1", " "])
+
+
+def _regex_tree(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, children).map("".join),
+        st.tuples(children, children).map(lambda t: f"(?:{t[0]}|{t[1]})"),
+        st.tuples(children, st.sampled_from(["*", "+", "?", "{2}", "{1,3}", "*?"])).map(
+            lambda t: f"(?:{t[0]}){t[1]}"
+        ),
+        children.map(lambda c: f"({c})"),
+    )
+
+
+regexes = st.tuples(
+    st.sampled_from(["", "^", "\\b"]),
+    st.recursive(regex_atoms, _regex_tree, max_leaves=8),
+    st.sampled_from(["", "$", "\\b"]),
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(regexes, st.text(alphabet="abc1 _-", max_size=20))
+def test_regex_agrees_with_python_re(pattern: str, subject: str) -> None:
+    import re
+
+    from engine.expr._regex import search
+
+    assert search(pattern, subject) is (re.search(pattern, subject) is not None), pattern

@@ -486,7 +486,9 @@ def test_regex(pattern: str, subject: str, expected: bool) -> None:
     assert parse("sprig.regexMatch(p, s)").evaluate(v) is expected
 
 
-@pytest.mark.parametrize("pattern", [".*.*.*.*x", "(a+)+$", "(a|aa)*b", "(.*)(.*)(.*)x", "(\\w*)*!"])
+@pytest.mark.parametrize(
+    "pattern", [".*.*.*.*x", "(a+)+$", "(a|aa)*b", "(.*)(.*)(.*)x", "(\\w*)*!"]
+)
 def test_regex_runs_in_linear_time(pattern: str) -> None:
     """Patterns that make a backtracking engine (Python's `re`) hang finish at once."""
     subject = "a" * 50_000

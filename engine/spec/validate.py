@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from engine.errors import SpecError
-from engine.spec.depends import DependsExpr, task_dependencies, task_names
+from engine.expr.depends import DependsExpr, dependencies_to_depends, parse_depends
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
     API_VERSION,
@@ -47,6 +47,21 @@ NAME_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9_]*")
 #: Workflow names (Kubernetes would also refuse upper case; Argo's own e2e inputs use it).
 _K8S_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?")
 _K8S_PREFIX_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9.]*")
+
+def task_dependencies(
+    depends: str | None, dependencies: list[str] | None
+) -> DependsExpr | None:
+    """The parsed `depends` of a task (legacy `dependencies: [A, B]` means `A && B`)."""
+    text = depends if depends is not None and depends.strip() else ""
+    if not text and dependencies:
+        text = dependencies_to_depends(dependencies)
+    return parse_depends(text) if text else None
+
+
+def task_names(expr: DependsExpr) -> list[str]:
+    """The tasks a `depends` expression names, in order of first appearance."""
+    return sorted(expr.tasks(), key=lambda name: (expr.source.find(name), name))
+
 
 # `tasks.X`, `tasks["X"]`, `tasks['X']` inside a `when` ([ours]: implies a dependency on X).
 _TASK_REF = re.compile(r"""\btasks(?:\.([A-Za-z0-9_-]+)|\[\s*["']([^"']+)["']\s*\])""")

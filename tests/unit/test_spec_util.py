@@ -9,18 +9,11 @@ import pytest
 
 from engine.errors import ParameterError, SpecError
 from engine.spec import (
-    And,
-    Not,
-    Or,
-    TaskResult,
     Template,
     effective_parameters,
-    evaluate_depends,
     generate_name,
     ignored_features,
-    implied_dependencies,
     load_text,
-    parse_depends,
     parse_duration,
     task_dependencies,
     task_names,
@@ -108,59 +101,17 @@ def test_generate_name() -> None:
 # ---------------------------------------------------------------- depends
 
 
-def test_parse_depends_structure() -> None:
-    assert parse_depends("A") == TaskResult("A")
-    assert parse_depends("A.Failed") == TaskResult("A", "Failed")
-    assert parse_depends("A && B || !C.Skipped") == Or(
-        (And((TaskResult("A"), TaskResult("B"))), Not(TaskResult("C", "Skipped")))
-    )
-    assert parse_depends("(A || B) && C") == And(
-        (Or((TaskResult("A"), TaskResult("B"))), TaskResult("C"))
-    )
-    assert task_names(parse_depends("(A.Failed||b_2) && !A && task-3.AnySucceeded")) == [
-        "A",
-        "b_2",
-        "task-3",
-    ]
+def test_task_names_in_order_of_appearance() -> None:
+    expr = task_dependencies("(A.Failed||b_2) && !A && task-3.AnySucceeded", None)
+    assert expr is not None
+    assert task_names(expr) == ["A", "b_2", "task-3"]
 
 
 def test_task_dependencies_legacy_and_empty() -> None:
-    assert task_dependencies(None, ["A", "B"]) == And((TaskResult("A"), TaskResult("B")))
-    assert task_dependencies(None, ["A"]) == TaskResult("A")
+    legacy = task_dependencies(None, ["A", "B"])
+    assert legacy is not None and legacy.source == "A && B"
     assert task_dependencies(None, None) is None
     assert task_dependencies("  ", None) is None
-
-
-def test_evaluate_depends() -> None:
-    phases = {"A": "Succeeded", "B": "Failed", "C": "Skipped"}
-
-    def has(task: str, result: str) -> bool:
-        return phases[task] == result
-
-    assert evaluate_depends(parse_depends("A"), has)
-    assert evaluate_depends(parse_depends("C"), has)  # bare = Succeeded|Skipped|Daemoned
-    assert not evaluate_depends(parse_depends("B"), has)
-    assert evaluate_depends(parse_depends("B.Failed && A"), has)
-    assert evaluate_depends(parse_depends("!B.Succeeded"), has)
-    assert not evaluate_depends(parse_depends("A && (B || !C)"), has)
-
-
-@pytest.mark.parametrize("text", ["", "&&", "A ||", "(A", "A)", "A.Foo", "A B", "!", "A $ B"])
-def test_parse_depends_errors(text: str) -> None:
-    with pytest.raises(SpecError) as ei:
-        parse_depends(text)
-    assert "\n" not in str(ei.value)
-
-
-def test_implied_dependencies() -> None:
-    wf = load_text(
-        HEADER + "spec:\n  templates:\n  - name: d\n    dag:\n      tasks:\n"
-        "      - name: x\n        template: d\n        depends: A && B.Failed\n"
-        "        when: \"{{tasks.C.outputs.result}} == 1 && tasks['D'].status == Failed\"\n"
-    )
-    assert wf.spec.templates[0].dag is not None
-    task = wf.spec.templates[0].dag.tasks[0]
-    assert implied_dependencies(task) == ["A", "B", "C", "D"]
 
 
 # ---------------------------------------------------------------- features

@@ -276,11 +276,11 @@ def test_dependencies_unknown_task() -> None:
 @pytest.mark.parametrize(
     ("depends", "fragment"),
     [
-        ("A.Succeded", "unknown result 'Succeded'"),
-        ("A &&", "unexpected end"),
-        ("(A", "missing ')'"),
+        ("A.Succeded", "unknown task result 'Succeded'"),
+        ("A &&", "found end of depends"),
+        ("(A", "expected ')'"),
         ("A & B", "unexpected '&'"),
-        ("A B", "unexpected 'B'"),
+        ("A B", "found 'B'"),
     ],
 )
 def test_depends_syntax(depends: str, fragment: str) -> None:

@@ -26,15 +26,20 @@ class Result:
         return json.loads(self.stdout)
 
 
-def exitflow(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-             cwd: Path | None = None) -> Result:
+def exitflow(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> Result:
     full_env = dict(os.environ)
     full_env.pop("EXITFLOW_CRASH_AT", None)
     if env:
         full_env.update(env)
     proc = subprocess.run(
         [sys.executable, "-m", "engine", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd or ROOT,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

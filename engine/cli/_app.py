@@ -29,13 +29,6 @@ class ExitflowGroup(click.Group):
     """Maps every ExitflowError to one line on stderr and its exit code; no tracebacks unless
     EXITFLOW_DEBUG is set."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs.setdefault("standalone_mode", True)
-        try:
-            return super().main(*args, **kwargs)
-        except SystemExit:
-            raise
-
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -107,7 +100,9 @@ def executor_options(simulate_fail: tuple[str, ...]) -> dict[str, dict[str, Any]
         try:
             fail[node] = int(code) if code else 1
         except ValueError:
-            raise click.BadParameter(f"{item!r}: CODE must be an integer", param_hint="--simulate-fail") from None
+            raise click.BadParameter(
+                f"{item!r}: CODE must be an integer", param_hint="--simulate-fail"
+            ) from None
     return {"simulate": {"fail": fail}} if fail else {}
 
 

@@ -56,11 +56,18 @@ async def list_(db: str | None, running: bool, output: str | None) -> None:
     finally:
         await store.aclose()
     if output == "json":
-        terminal.json([
-            {"name": r.name, "uid": r.uid, "phase": r.phase, "createdAt": r.created_at,
-             "events": r.last_seq}
-            for r in records
-        ])
+        terminal.json(
+            [
+                {
+                    "name": r.name,
+                    "uid": r.uid,
+                    "phase": r.phase,
+                    "createdAt": r.created_at,
+                    "events": r.last_seq,
+                }
+                for r in records
+            ]
+        )
         return
     if output == "name":
         for r in records:
@@ -140,7 +147,9 @@ async def _command(name: str, db: str | None, command: str) -> str:
         pool = ExecutorPool()
         await Controller(store, pool).deliver(record.uid, command)
         await pool.aclose()
-        return f"{record.name}: {command.lower()} recorded; `exitflow recover` or a daemon finishes it"
+        return (
+            f"{record.name}: {command.lower()} recorded; `exitflow recover` or a daemon finishes it"
+        )
     finally:
         await store.aclose()
 

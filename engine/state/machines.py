@@ -77,6 +77,7 @@ def compile_table(machine: Machine) -> dict[tuple[str, str], str]:
     for trigger, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for transition in transitions:
+                assert transition.dest is not None  # every transition here has a destination
                 table[(source, trigger)] = transition.dest
     return table
 

@@ -63,8 +63,10 @@ def workflow_json(view: WorkflowView) -> dict[str, Any]:
             "uid": view.uid,
             "creationTimestamp": rfc3339(view.created_at),
         },
-        "spec": {"arguments": {"parameters": [
-            {"name": k, "value": v} for k, v in view.parameters.items()
-        ]}},
+        "spec": {
+            "arguments": {
+                "parameters": [{"name": k, "value": v} for k, v in view.parameters.items()]
+            }
+        },
         "status": status,
     }

@@ -23,26 +23,49 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "unknown-field": (HEADER + OK_BODY + "      imagee: x\n", [], "imagee"),
     "missing-template": (
         HEADER + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n"
-        "    - - name: a\n        template: nope\n", [], "nope"),
+        "    - - name: a\n        template: nope\n",
+        [],
+        "nope",
+    ),
     "cycle": (
         HEADER + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    dag:\n      tasks:\n"
         "      - {name: A, template: t, depends: B}\n      - {name: B, template: t, depends: A}\n"
-        "  - name: t\n    container: {image: alpine, command: [echo]}\n", [], "cycle"),
+        "  - name: t\n    container: {image: alpine, command: [echo]}\n",
+        [],
+        "cycle",
+    ),
     "bad-expression": (
         HEADER + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n"
         "    - - name: a\n        template: t\n        when: '1 == == 2'\n"
-        "  - name: t\n    container: {image: alpine, command: [echo]}\n", [], "when"),
-    "kind-not-workflow": (HEADER.replace("kind: Workflow", "kind: CronWorkflow") + OK_BODY, [], "kind"),
-    "missing-entrypoint": (HEADER + OK_BODY.replace("entrypoint: main", "entrypoint: other"), [], "other"),
+        "  - name: t\n    container: {image: alpine, command: [echo]}\n",
+        [],
+        "when",
+    ),
+    "kind-not-workflow": (
+        HEADER.replace("kind: Workflow", "kind: CronWorkflow") + OK_BODY,
+        [],
+        "kind",
+    ),
+    "missing-entrypoint": (
+        HEADER + OK_BODY.replace("entrypoint: main", "entrypoint: other"),
+        [],
+        "other",
+    ),
     "undeclared-parameter": (HEADER + OK_BODY, ["-p", "nope=1"], "nope"),
     "malformed-parameter": (HEADER + OK_BODY, ["-p", "novalue"], "novalue"),
     "hook-without-expression": (
-        HEADER + "spec:\n  entrypoint: main\n  hooks:\n    running:\n      template: main\n"
-        + OK_BODY.replace("spec:\n  entrypoint: main\n", ""), [], "xpression"),
+        HEADER
+        + "spec:\n  entrypoint: main\n  hooks:\n    running:\n      template: main\n"
+        + OK_BODY.replace("spec:\n  entrypoint: main\n", ""),
+        [],
+        "xpression",
+    ),
     "missing-required-input": (
         HEADER + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    inputs:\n"
         "      parameters:\n      - name: msg\n    container: {image: alpine, command: [echo]}\n",
-        [], "msg"),
+        [],
+        "msg",
+    ),
 }
 
 
@@ -80,7 +103,9 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "nope.yaml" in _assert_one_line(res.stderr)
 
 
-@pytest.mark.parametrize("content", [b"this is not a database\n" * 10, b"SQLite format 3\x00" + b"\xff" * 600])
+@pytest.mark.parametrize(
+    "content", [b"this is not a database\n" * 10, b"SQLite format 3\x00" + b"\xff" * 600]
+)
 def test_unreadable_database(tmp_path: Path, content: bytes) -> None:
     db = tmp_path / "x.db"
     db.write_bytes(content)

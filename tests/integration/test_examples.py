@@ -10,22 +10,63 @@ from tests.helpers import EXAMPLES, exitflow, phases
 
 # example -> (extra args, exit code, workflow phase, {displayName: phase})
 EXPECTED: dict[str, tuple[list[str], int, str, dict[str, str]]] = {
-    "dag-exit-handlers.yaml": ([], 0, "Succeeded", {
-        "run-task": "Succeeded", "fail-task": "Skipped", "always-run-cleanup": "Succeeded"}),
-    "dag-exit-handlers.yaml#fail": (["-p", "should-fail=true"], 1, "Failed", {
-        "run-task": "Failed", "fail-task": "Succeeded", "always-run-cleanup": "Succeeded"}),
+    "dag-exit-handlers.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {"run-task": "Succeeded", "fail-task": "Skipped", "always-run-cleanup": "Succeeded"},
+    ),
+    "dag-exit-handlers.yaml#fail": (
+        ["-p", "should-fail=true"],
+        1,
+        "Failed",
+        {"run-task": "Failed", "fail-task": "Succeeded", "always-run-cleanup": "Succeeded"},
+    ),
     "onexit-cleanup.yaml": ([], 1, "Failed", {"@root": "Failed", "@onExit": "Succeeded"}),
-    "hooks-workflow-level.yaml": ([], 0, "Succeeded", {
-        "step1": "Succeeded", "@hooks.running": "Succeeded", "@onExit": "Succeeded"}),
-    "hooks-step-level.yaml": ([], 0, "Succeeded", {
-        "produce": "Succeeded", "produce.onExit": "Succeeded", "flaky": "Failed",
-        "flaky.onExit": "Succeeded", "after": "Succeeded"}),
-    "hooks-task-level.yaml": ([], 0, "Succeeded", {
-        "A": "Succeeded", "A.onExit": "Succeeded", "B.onExit": "Succeeded",
-        "D.onExit": "Succeeded", "C": "Succeeded", "D": "Succeeded"}),
-    "retry-deadline-exit.yaml": ([], 1, "Failed", {
-        "flaky": "Succeeded", "flaky(0)": "Failed", "flaky(1)": "Failed", "flaky(2)": "Succeeded",
-        "slow": "Failed", "@onExit": "Succeeded"}),
+    "hooks-workflow-level.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {"step1": "Succeeded", "@hooks.running": "Succeeded", "@onExit": "Succeeded"},
+    ),
+    "hooks-step-level.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {
+            "produce": "Succeeded",
+            "produce.onExit": "Succeeded",
+            "flaky": "Failed",
+            "flaky.onExit": "Succeeded",
+            "after": "Succeeded",
+        },
+    ),
+    "hooks-task-level.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {
+            "A": "Succeeded",
+            "A.onExit": "Succeeded",
+            "B.onExit": "Succeeded",
+            "D.onExit": "Succeeded",
+            "C": "Succeeded",
+            "D": "Succeeded",
+        },
+    ),
+    "retry-deadline-exit.yaml": (
+        [],
+        1,
+        "Failed",
+        {
+            "flaky": "Succeeded",
+            "flaky(0)": "Failed",
+            "flaky(1)": "Failed",
+            "flaky(2)": "Succeeded",
+            "slow": "Failed",
+            "@onExit": "Succeeded",
+        },
+    ),
 }
 
 

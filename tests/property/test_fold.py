@@ -33,15 +33,23 @@ class _Model:
 
 @pytest.mark.parametrize(
     ("states", "transitions", "table"),
-    [(NODE_STATES, NODE_TRANSITIONS, NODE_TABLE), (WORKFLOW_STATES, WORKFLOW_TRANSITIONS, WORKFLOW_TABLE)],
+    [
+        (NODE_STATES, NODE_TRANSITIONS, NODE_TABLE),
+        (WORKFLOW_STATES, WORKFLOW_TRANSITIONS, WORKFLOW_TABLE),
+    ],
 )
 def test_compiled_table_agrees_with_machine(states, transitions, table) -> None:  # type: ignore[no-untyped-def]
     triggers = {str(t["trigger"]) for t in transitions}
     for state in states:
         for trigger in triggers:
             model = _Model()
-            Machine(model=model, states=states, transitions=transitions, initial=state,
-                    auto_transitions=False)
+            Machine(
+                model=model,
+                states=states,
+                transitions=transitions,
+                initial=state,
+                auto_transitions=False,
+            )
             try:
                 getattr(model, trigger)()
                 allowed: str | None = model.state
@@ -58,8 +66,9 @@ def _histories() -> list[list[AnyEvent]]:
         with tempfile.TemporaryDirectory() as tmp:
             for i, path in enumerate(sorted(EXAMPLES.glob("*.yaml"))):
                 for fail in ({}, {"run-task": 1, "do-work": 1, "step1": 2, "A": 1, "produce": 3}):
-                    _, events = await run_workflow(path.read_text(), Path(tmp) / f"{i}-{len(fail)}.db",
-                                                   fail=fail)
+                    _, events = await run_workflow(
+                        path.read_text(), Path(tmp) / f"{i}-{len(fail)}.db", fail=fail
+                    )
                     out.append(events)
 
     asyncio.run(collect())

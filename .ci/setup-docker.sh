@@ -22,6 +22,9 @@ IMAGE_VERSION=1
 STATE="${TMPDIR:-/tmp}/exitflow-docker"
 SOCK=/var/run/docker.sock
 PIDFILE="$STATE/dockerd.pid"
+#: Present while the running dockerd was started by this script's last call (scripts/test.sh
+#: stops the daemon after the tests only then); removed when the daemon was already up.
+STARTED_MARK="$STATE/started-by-us"
 LOG="$STATE/dockerd.log"
 WAIT_SECONDS="${EXITFLOW_DOCKERD_WAIT:-60}"
 export DOCKER_HOST="unix://$SOCK"
@@ -86,10 +89,12 @@ start_daemon() {
 
 if daemon_up; then
     say "a Docker daemon already answers on $SOCK; not starting one"
+    rm -f "$STARTED_MARK"
     dpkg -s busybox-static >/dev/null 2>&1 || install_packages
 else
     install_packages
     start_daemon
+    touch "$STARTED_MARK"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ set -euo pipefail
 
 STATE="${TMPDIR:-/tmp}/exitflow-docker"
 PIDFILE="$STATE/dockerd.pid"
+rm -f "$STATE/started-by-us"
 WAIT_SECONDS="${EXITFLOW_DOCKERD_STOP_WAIT:-30}"
 
 say() { echo "stop-docker: $*" >&2; }

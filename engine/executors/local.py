@@ -12,9 +12,10 @@ How it differs from Argo, where every step is a container in a pod:
   directory.
 - The environment is minimal: `PATH`, `HOME`, `LANG` and `TMPDIR` from the controller's own
   environment, then `job.env`, then the `EXITFLOW_*` variables (`Job.exitflow_env`).
-- Script templates: the source goes to a private file (mode 0600, in a 0700 per-executor temp dir)
-  and runs as `command + [file] + args` (Argo puts the script path before the args);
-  `command` defaults to `["sh"]`.
+- Script templates: the source goes to a private executable file (mode 0700, in a 0700
+  per-executor temp dir) and runs as `command + [file] + args` (Argo puts the script path before
+  the args); `command` defaults to `["sh"]`. It is executable because Argo's is: `command: [sh,
+  -c]` runs the file as a command (Argo's scripts-bash example).
 - Each job runs in its own session and process group (`start_new_session=True`). When the main
   process exits, whatever is left of its group is SIGKILLed, as the kernel does to a container's
   processes when its PID 1 exits. Work that leaves its process group (e.g. `setsid`) escapes this;
@@ -333,8 +334,9 @@ def _job_env(job: Job) -> dict[str, str]:
 
 
 def _write_script(directory: str, source: str) -> str:
-    """A private file (mkstemp: O_EXCL, mode 0600) holding the script source."""
+    """A private executable file (mkstemp: O_EXCL; mode 0700) holding the script source."""
     fd, path = tempfile.mkstemp(prefix="script-", dir=directory)
+    os.fchmod(fd, 0o700)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(source)
     return path

@@ -6,8 +6,16 @@ from urllib.parse import urlparse
 
 import pytest
 
-#: The images the Docker tests run; .ci/setup-docker.sh makes them.
-DOCKER_TEST_IMAGES = ("alpine:3.7",)
+#: The images the Docker tests run (test_docker_executor.py, test_docker_e2e.py with the examples
+#: and the Argo sample it runs); .ci/setup-docker.sh makes them.
+DOCKER_TEST_IMAGES = (
+    "alpine:3.7",
+    "alpine:latest",
+    "alpine:3.23",
+    "busybox:latest",
+    "python:alpine3.23",
+    "argoproj/argosay:v2",
+)
 
 
 def _docker_socket() -> str:

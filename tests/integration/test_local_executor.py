@@ -106,12 +106,16 @@ async def test_bash_and_default_sh_script(ex: LocalExecutor) -> None:
     source = 'set -eu\narr=(x y z)\necho "${#arr[@]}" "$1"\n'
     r = await ex.run(make_job(command=["bash"], source=source, args=["arg"]))
     assert (r.phase, r.stdout) == ("Succeeded", b"3 arg\n")
-    # No command: sh. The source file is private (0600) and removed afterwards.
+    # No command: sh. The source file is private (0700: executable, as `sh -c` needs) and removed
+    # afterwards.
     r = await ex.run(make_job(source='stat -c %a "$0"; echo "$0"'))
     assert r.phase == "Succeeded"
     mode, path = r.stdout.decode().split()
-    assert mode == "600"
+    assert mode == "700"
     assert path.startswith(ex.temp_dir) and not os.path.exists(path)
+    # Argo's scripts-bash example: `command: [sh, -c]` runs the script file as a command.
+    r = await ex.run(make_job(command=["sh", "-c"], source="echo ran-as-command"))
+    assert (r.phase, r.stdout) == ("Succeeded", b"ran-as-command\n")
     r = await ex.run(make_job(source="exit 4"))
     assert (r.phase, r.exit_code) == ("Failed", 4)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -61,6 +62,60 @@ GENESIS_HASH: Final = "0" * 64
 def chain_hash(prev_hash: str, payload: bytes) -> str:
     """The hash of an event: sha256(previous hash's 32 raw bytes || canonical bytes), hex."""
     return hashlib.sha256(bytes.fromhex(prev_hash) + payload).hexdigest()
+
+
+class ChainHead(msgspec.Struct, frozen=True, kw_only=True):
+    """A workflow's recorded chain head (its row in the workflow index)."""
+
+    record: WorkflowRecord
+    head_hash: str
+    #: `ts` of the event at `record.last_seq` (None if that event is missing).
+    last_ts: float | None = None
+
+
+class ChainLink(msgspec.Struct, frozen=True, kw_only=True):
+    """One event's place in both chains, without its payload."""
+
+    gseq: int
+    #: None when the event's workflow row is gone.
+    uid: str | None
+    seq: int
+    type: str
+    hash: str
+    #: sha256(previous event's ghash || this event's hash), in gseq order; None if unset.
+    ghash: str | None
+
+
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A seal written by `prune`: the global chain head at `gseq` and the heads of every
+    workflow that remained, chained to the previous checkpoint. `body` is canonical JSON:
+    {"created_at", "ghash", "gseq", "heads": [[uid, last_seq, hash]], "pruned":
+    [[uid, name, last_seq, hash]]}; hash = chain_hash(prev_hash, body as UTF-8)."""
+
+    id: int = 0
+    created_at: float
+    body: str
+    prev_hash: str
+    hash: str
+
+    @staticmethod
+    def make_body(
+        *, gseq: int, ghash: str, created_at: float, heads: list[list[Any]],
+        pruned: list[list[Any]],
+    ) -> str:
+        data = {"created_at": created_at, "ghash": ghash, "gseq": gseq, "heads": heads,
+                "pruned": pruned}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def seal(cls, *, created_at: float, body: str, prev_hash: str) -> Checkpoint:
+        return cls(created_at=created_at, body=body, prev_hash=prev_hash,
+                   hash=chain_hash(prev_hash, body.encode()))
+
+    def data(self) -> dict[str, Any]:
+        out = json.loads(self.body)
+        assert isinstance(out, dict)
+        return out
 
 
 class LogRecord(msgspec.Struct, frozen=True, kw_only=True):

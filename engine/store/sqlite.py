@@ -30,7 +30,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -43,6 +43,7 @@ from ..errors import (
     ConflictError,
     ControllerBusyError,
     CorruptLogError,
+    ExitflowError,
     FencedError,
     InputError,
     StoreError,
@@ -64,6 +65,9 @@ from ..events import (
 )
 from .base import (
     GENESIS_HASH,
+    ChainHead,
+    ChainLink,
+    Checkpoint,
     CrashPoint,
     GlobalEvent,
     LogRecord,
@@ -79,7 +83,7 @@ log = logging.getLogger(__name__)
 #: Environment variable read by `crash_point_from_env` (`N[:before|after]`).
 CRASH_ENV: Final = "EXITFLOW_CRASH_AT"
 #: The schema version this code writes; newer files are refused.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 #: `PRAGMA application_id` of our files ("EXFW").
 APPLICATION_ID: Final = 0x45584657
 
@@ -147,19 +151,45 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         )""",
         "INSERT INTO controller(id, generation) VALUES (1, 0)",
     ),
+    # Version 2: the global chain (every event, in gseq order) and prune checkpoints. The
+    # backfill of `ghash` for version-1 events is `_backfill_global_chain` (Python, same
+    # transaction).
+    2: (
+        "ALTER TABLE events ADD COLUMN ghash TEXT",
+        """CREATE TABLE global_chain(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_gseq INTEGER NOT NULL,
+            head TEXT NOT NULL
+        )""",
+        """CREATE TABLE checkpoints(
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            body TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+    ),
 }
 #: Tables every file of a given schema version has (a file missing one is damaged).
 _TABLES: Final = frozenset(
     {"schema_version", "workflows", "events", "logs", "commands", "controller"}
 )
+_TABLES_V2: Final = frozenset({"global_chain", "checkpoints"})
 
 _INSERT_WORKFLOW: Final = (
     "INSERT INTO workflows(id, uid, name, created_at, phase, finished, last_seq, executor,"
     " head_hash) VALUES (?, ?, ?, ?, ?, 0, 1, ?, ?)"
 )
 _INSERT_EVENT: Final = (
-    "INSERT INTO events(wf, seq, type, ts, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events(gseq, wf, seq, type, ts, payload, hash, ghash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: The global chain's position: the next gseq is above both the head and any stray row.
+_GLOBAL_HEAD: Final = (
+    "SELECT MAX(last_gseq, (SELECT COALESCE(MAX(gseq), 0) FROM events)), head"
+    " FROM global_chain WHERE id = 1"
+)
+_UPDATE_GLOBAL: Final = "UPDATE global_chain SET last_gseq = ?, head = ? WHERE id = 1"
 _INSERT_LOG: Final = "INSERT INTO logs(wf, node_id, attempt, stream, data) VALUES (?, ?, ?, ?, ?)"
 _UPDATE_HEAD: Final = (
     "UPDATE workflows SET last_seq = ?, head_hash = ?, phase = COALESCE(?, phase),"
@@ -254,7 +284,7 @@ async def _inspect(conn: aiosqlite.Connection, path: str) -> int:
             f"{path}: event log schema version {version} is newer than this Exitflow"
             f" supports ({SCHEMA_VERSION}); upgrade Exitflow"
         )
-    missing = _TABLES - names
+    missing = (_TABLES | (_TABLES_V2 if version >= 2 else frozenset())) - names
     if missing:
         raise CorruptLogError(f"{path}: damaged event log (missing {', '.join(sorted(missing))})")
     return version
@@ -292,12 +322,46 @@ async def _migrate(conn: aiosqlite.Connection, path: str) -> None:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[target]:
                     await conn.execute(statement)
+                if target == 2:
+                    await _backfill_global_chain(conn)
             await conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         await conn.execute("COMMIT")
     except BaseException:
         with anyio.CancelScope(shield=True), contextlib.suppress(sqlite3.Error):
             await conn.execute("ROLLBACK")
         raise
+
+
+async def _backfill_global_chain(conn: aiosqlite.Connection) -> None:
+    """Migration 2: chain every existing event in gseq order and record the global head."""
+    prev = _GENESIS_RAW
+    last = 0
+    updates: list[tuple[str, int]] = []
+    async with conn.execute("SELECT gseq, hash FROM events ORDER BY gseq") as cursor:
+        async for gseq, hash_ in cursor:
+            prev = hashlib.sha256(prev + bytes.fromhex(hash_)).digest()
+            updates.append((prev.hex(), gseq))
+            last = gseq
+    if updates:
+        await conn.executemany("UPDATE events SET ghash = ? WHERE gseq = ?", updates)
+    await conn.execute(
+        "INSERT INTO global_chain(id, last_gseq, head) VALUES (1, ?, ?)", (last, prev.hex())
+    )
+
+
+async def _insert_events(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert (wf, seq, type, ts, payload, hash) rows at the end of the global chain."""
+    head_rows = list(await conn.execute_fetchall(_GLOBAL_HEAD))
+    gseq, head = int(head_rows[0][0]), str(head_rows[0][1])
+    prev = bytes.fromhex(head)
+    sha256 = hashlib.sha256
+    out = []
+    for row in rows:
+        gseq += 1
+        prev = sha256(prev + bytes.fromhex(row[5])).digest()
+        out.append((gseq, *row, prev.hex()))
+    await conn.executemany(_INSERT_EVENT, out)
+    await conn.execute(_UPDATE_GLOBAL, (gseq, prev.hex()))
 
 
 # --- the writer's requests -----------------------------------------------------------------------
@@ -382,6 +446,16 @@ class _Acquire(_Request):
     def __init__(self, holder: str) -> None:
         super().__init__()
         self.holder = holder
+
+
+class _Exclusive(_Request):
+    """Run `fn(conn)` alone inside one write transaction (prune, import). Not fenced."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[aiosqlite.Connection], Awaitable[Any]]) -> None:
+        super().__init__()
+        self.fn = fn
 
 
 class _Retry(Exception):
@@ -707,7 +781,7 @@ class SqliteStore:
         """Consecutive requests share a transaction; a generation change gets its own."""
         group: list[_Request] = []
         for request in batch:
-            if isinstance(request, _Acquire):
+            if isinstance(request, (_Acquire, _Exclusive)):
                 if group:
                     yield group
                     group = []
@@ -719,6 +793,9 @@ class SqliteStore:
 
     async def _write(self, group: list[_Request]) -> None:
         try:
+            if len(group) == 1 and isinstance(group[0], _Exclusive):
+                await self._run_exclusive(group[0])
+                return
             try:
                 await self._transaction(group)
                 return
@@ -742,6 +819,25 @@ class SqliteStore:
             for request in group:
                 _resolve(request.future, error)
             raise
+
+    async def _run_exclusive(self, request: _Exclusive) -> None:
+        conn = self._writer
+        assert conn is not None
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = await request.fn(conn)
+            with anyio.CancelScope(shield=True):
+                await conn.execute("COMMIT")
+        except BaseException as e:
+            with anyio.CancelScope(shield=True), contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
+            self._heads.clear()
+            if isinstance(e, ExitflowError):
+                _resolve(request.future, e)
+                return
+            raise
+        self._heads.clear()
+        _resolve(request.future, result)
 
     def _conflict(self, request: _Request, e: _Retry) -> ConflictError:
         if isinstance(request, _Create):
@@ -910,7 +1006,7 @@ class SqliteStore:
         if workflow_rows:
             await conn.executemany(_INSERT_WORKFLOW, workflow_rows)
         if event_rows:
-            await conn.executemany(_INSERT_EVENT, event_rows)
+            await _insert_events(conn, event_rows)
         if log_rows:
             await conn.executemany(_INSERT_LOG, log_rows)
         if update_rows:
@@ -982,7 +1078,8 @@ class SqliteStore:
     ) -> list[RawEvent]:
         """Stored events seq in (after_seq, upto_seq], undecoded, in seq order."""
         rows = await self._fetch(
-            "SELECT seq, type, ts, payload, hash FROM events"
+            # CAST: a payload rewritten as TEXT must still come back as its bytes (verify).
+            "SELECT seq, type, ts, CAST(payload AS BLOB), hash FROM events"
             " WHERE wf = (SELECT id FROM workflows WHERE uid = ?) AND seq > ? AND seq <= ?"
             " ORDER BY seq",
             (uid, after_seq, _MAX_SEQ if upto_seq is None else upto_seq),
@@ -1101,3 +1198,142 @@ class SqliteStore:
         process, or our own writer) commits. Compare tokens from the same store only."""
         rows = await self._fetch("PRAGMA data_version")
         return int(rows[0][0])
+
+    # -- audit: chains, checkpoints, prune, import ---------------------------------------------
+
+    async def global_head(self) -> tuple[int, str]:
+        """The global chain's (last gseq, head hash) as recorded in the database."""
+        rows = await self._fetch("SELECT last_gseq, head FROM global_chain WHERE id = 1")
+        if not rows:
+            raise CorruptLogError(f"{self.path}: damaged event log (no global chain head)")
+        return int(rows[0][0]), str(rows[0][1])
+
+    async def workflow_heads(self) -> list[ChainHead]:
+        """Every workflow's recorded chain head, in creation order."""
+        rows = await self._fetch(
+            f"SELECT {_WORKFLOW_COLUMNS}, head_hash,"
+            " (SELECT ts FROM events e WHERE e.wf = w.id AND e.seq = w.last_seq)"
+            " FROM workflows w ORDER BY id"
+        )
+        return [
+            ChainHead(record=self._record(r), head_hash=r[7], last_ts=r[8]) for r in rows
+        ]
+
+    async def read_links(self, *, after_gseq: int = 0, limit: int = 10_000) -> list[ChainLink]:
+        """Every event's chain fields in gseq order (uid None: its workflow row is gone)."""
+        rows = await self._fetch(
+            "SELECT e.gseq, w.uid, e.seq, e.type, e.hash, e.ghash FROM events e"
+            " LEFT JOIN workflows w ON w.id = e.wf WHERE e.gseq > ? ORDER BY e.gseq LIMIT ?",
+            (after_gseq, limit),
+        )
+        return [
+            ChainLink(gseq=r[0], uid=r[1], seq=r[2], type=r[3], hash=r[4], ghash=r[5])
+            for r in rows
+        ]
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        """The prune checkpoints, oldest first."""
+        rows = await self._fetch(
+            "SELECT id, created_at, body, prev_hash, hash FROM checkpoints ORDER BY id"
+        )
+        return [
+            Checkpoint(id=r[0], created_at=r[1], body=r[2], prev_hash=r[3], hash=r[4])
+            for r in rows
+        ]
+
+    async def prune(self, uids: Sequence[str]) -> Checkpoint:
+        """Remove finished workflows (events, logs, commands) and record a checkpoint that seals
+        the global chain head and the heads of the workflows that remain."""
+        wanted = list(dict.fromkeys(uids))
+
+        async def work(conn: aiosqlite.Connection) -> Checkpoint:
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT id, uid, name, last_seq, head_hash, finished FROM workflows"
+                    " ORDER BY uid"
+                )
+            )
+            by_uid = {r[1]: r for r in rows}
+            for uid in wanted:
+                row = by_uid.get(uid)
+                if row is None:
+                    raise WorkflowNotFoundError(f"no workflow {uid!r}")
+                if not row[5]:
+                    raise InputError(f"workflow {row[2]} is not finished; it cannot be pruned")
+            gone = set(wanted)
+            head_rows = list(await conn.execute_fetchall(_GLOBAL_HEAD))
+            gseq, ghash = int(head_rows[0][0]), str(head_rows[0][1])
+            prev_rows = list(
+                await conn.execute_fetchall("SELECT hash FROM checkpoints ORDER BY id DESC LIMIT 1")
+            )
+            prev_hash = str(prev_rows[0][0]) if prev_rows else GENESIS_HASH
+            now = time.time()
+            body = Checkpoint.make_body(
+                gseq=gseq,
+                ghash=ghash,
+                created_at=now,
+                heads=[[r[1], r[3], r[4]] for r in rows if r[1] not in gone],
+                pruned=[[r[1], r[2], r[3], r[4]] for r in rows if r[1] in gone],
+            )
+            checkpoint = Checkpoint.seal(created_at=now, body=body, prev_hash=prev_hash)
+            ids = [(by_uid[u][0],) for u in wanted]
+            await conn.executemany("DELETE FROM events WHERE wf = ?", ids)
+            await conn.executemany("DELETE FROM logs WHERE wf = ?", ids)
+            await conn.executemany("DELETE FROM commands WHERE uid = ?", [(u,) for u in wanted])
+            await conn.executemany("DELETE FROM workflows WHERE id = ?", ids)
+            # Keep the global position even when the newest events were pruned.
+            await conn.execute(_UPDATE_GLOBAL, (gseq, ghash))
+            cursor = await conn.execute(
+                "INSERT INTO checkpoints(created_at, body, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                (checkpoint.created_at, checkpoint.body, checkpoint.prev_hash, checkpoint.hash),
+            )
+            return msgspec.structs.replace(checkpoint, id=int(cursor.lastrowid or 0))
+
+        result: Checkpoint = await self._submit(_Exclusive(work))
+        return result
+
+    async def import_workflow(
+        self,
+        record: WorkflowRecord,
+        head_hash: str,
+        events: Sequence[RawEvent],
+        logs: Sequence[LogRecord],
+    ) -> None:
+        """Insert a verified run exactly as recorded elsewhere (its own chain unchanged; its
+        events join this database's global chain). ConflictError if the uid or name exists."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            taken = list(
+                await conn.execute_fetchall(
+                    "SELECT name FROM workflows WHERE uid = ? OR name = ?",
+                    (record.uid, record.name),
+                )
+            )
+            if taken:
+                raise ConflictError(
+                    f"{self.path} already has a workflow named {record.name!r} or with uid"
+                    f" {record.uid!r}"
+                )
+            cursor = await conn.execute(
+                "INSERT INTO workflows(uid, name, created_at, phase, finished, last_seq,"
+                " executor, head_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.uid,
+                    record.name,
+                    record.created_at,
+                    record.phase,
+                    int(record.finished),
+                    record.last_seq,
+                    record.executor,
+                    head_hash,
+                ),
+            )
+            wf = cursor.lastrowid
+            await _insert_events(
+                conn, [(wf, e.seq, e.type, e.ts, e.payload, e.hash) for e in events]
+            )
+            await conn.executemany(
+                _INSERT_LOG, [(wf, r.node_id, r.attempt, r.stream, r.data) for r in logs]
+            )
+
+        await self._submit(_Exclusive(work))

@@ -101,7 +101,9 @@ def parse_parameters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-async def load_view(store: SqliteStore, name_or_uid: str, *, upto_seq: int | None = None) -> WorkflowView:
+async def load_view(
+    store: SqliteStore, name_or_uid: str, *, upto_seq: int | None = None
+) -> WorkflowView:
     record = await store.get_workflow(name_or_uid)
     records = await store.read(record.uid, upto_seq=upto_seq)
     return fold(r.event for r in records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -10,7 +11,7 @@ import anyio
 import click
 
 from ..api import open_store, parse_parameters, prepare, read_workflow_file
-from ..controller.controller import Controller
+from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
 from ..state.report import workflow_json
@@ -47,7 +48,9 @@ async def _submit(db: str, file: str, parameters: tuple[str, ...], executor: str
     workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
     if chosen and chosen not in ("local", "docker", "simulate"):
-        raise InputError(f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate")
+        raise InputError(
+            f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate"
+        )
     if chosen != submitted.executor:
         import msgspec
 
@@ -72,7 +75,8 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @param_option
 @db_option
 @executor_option
-@click.option("-o", "--output", type=click.Choice(["json"]), default=None, help="Print the workflow as JSON.")
+@click.option("-o", "--output", type=click.Choice(["json"]), default=None,
+              help="Print the workflow as JSON.")
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
@@ -102,7 +106,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
                 controller = Controller(
                     store, pool, on_change=live.update if live is not None else None
                 )
-                view = await controller.run_workflow(uid)
+                view = await controller.run_one(uid)
     finally:
         await pool.aclose()
         await store.aclose()
@@ -137,7 +141,7 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
         view = await wait_finished(store, uid)
     finally:
         await store.aclose()
-    _finish(ctx, view, output or "name")
+    _finish(ctx, view, output)
 
 
 @click.command()
@@ -149,7 +153,8 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
 @click.pass_context
 @run_async
 async def recover(ctx: click.Context, db: str | None, executor: str | None,
-                  simulate_fail: tuple[str, ...], max_parallel: int | None, output: str | None) -> None:
+                  simulate_fail: tuple[str, ...], max_parallel: int | None,
+                  output: str | None) -> None:
     """Replay the log and finish every unfinished workflow, then exit."""
     path = resolve_db(db)
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
@@ -178,37 +183,54 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
               help="At most N workflows at once.")
 @click.option("--standby/--no-standby", default=True,
               help="Wait while another controller holds the database (default) or refuse.")
+@click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
+              metavar="SECONDS",
+              help="On SIGTERM/SIGINT, how long running steps may take to finish.")
 @run_async
 async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str, ...],
-                 max_parallel: int | None, standby: bool) -> None:
+                 max_parallel: int | None, standby: bool, grace: float) -> None:
     """Run as the long-lived controller of a database.
 
-    On start it recovers every unfinished workflow, then runs new submissions within 100 ms.
-    SIGTERM/SIGINT: stops taking work, stops running steps (they are re-run under the same
-    idempotency key by the next start), closes the database and exits 0.
+    On start it recovers every unfinished workflow, then runs new submissions (polling the
+    database every 20 ms). Exactly one controller acts on a database: a second daemon waits as a
+    standby (or, with --no-standby, refuses); a daemon replaced by a newer controller generation
+    stops at its next write with a clear error (exit 1).
+
+    SIGTERM/SIGINT: takes no new workflows or commands; steps already running get --grace
+    seconds to finish and their results are recorded; steps still running then are stopped and
+    handed to the next start, which re-runs them under the same idempotency key
+    (EXITFLOW_ATTEMPT + 1). Then the database is closed and the daemon exits 0. A second signal
+    hands over at once. SIGKILL at any moment loses nothing committed: the next start finishes it.
     """
     path = resolve_db(db)
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
     store = await open_store(path, controller=True)
+    state: dict[str, Any] = {}
     try:
-        try:
-            generation = await store.acquire_controller(wait=False)
-        except ControllerBusyError as e:
-            if not standby:
-                raise
-            terminal.note(f"exitflow daemon: {e}; waiting as standby")
-            generation = await store.acquire_controller(wait=True)
-        controller = Controller(store, pool, max_parallel=max_parallel)
-
-        def ready() -> None:
-            terminal.note(
-                f"exitflow daemon: controlling {path} (generation {generation}, pid "
-                f"{__import__('os').getpid()})"
-            )
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, tg.cancel_scope)
+            tg.start_soon(_signals, tg.cancel_scope, state, grace)
+            try:
+                generation = await store.acquire_controller(wait=False)
+            except ControllerBusyError as e:
+                if not standby:
+                    raise
+                terminal.note(f"exitflow daemon: {e}; waiting as standby")
+                generation = await store.acquire_controller(wait=True)
+            controller = Controller(store, pool, max_parallel=max_parallel)
+            state["controller"] = controller
+            if state.get("signals"):
+                controller.shutdown(grace)
+
+            def ready() -> None:
+                terminal.note(
+                    f"exitflow daemon: controlling {path} (generation {generation}, pid "
+                    f"{os.getpid()})"
+                )
+
             await controller.serve(ready=ready)
+            tg.cancel_scope.cancel()
+    except BaseException as e:
+        raise unwrap(e) from None
     finally:
         with anyio.CancelScope(shield=True):
             await pool.aclose()
@@ -217,8 +239,21 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     sys.exit(0)
 
 
-async def _stop_on_signal(scope: Any) -> None:
+async def _signals(scope: anyio.CancelScope, state: dict[str, Any], grace: float) -> None:
+    """First SIGTERM/SIGINT: drain gracefully; the second: stop at once (hand over)."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
+        async for signum in signals:
+            state["signals"] = state.get("signals", 0) + 1
+            controller: Controller | None = state.get("controller")
+            if controller is None:  # still a standby: nothing to drain
+                scope.cancel()
+                return
+            if state["signals"] == 1:
+                terminal.note(
+                    f"exitflow daemon: {signal.Signals(signum).name}: taking no new work; "
+                    f"running steps have {grace:g}s to finish"
+                )
+                controller.shutdown(grace)
+            else:
+                scope.cancel()
+                return

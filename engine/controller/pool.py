@@ -14,7 +14,9 @@ from ..executors.base import Executor
 class ExecutorPool:
     """Gives the executor a run asks for ("" means the pool's default)."""
 
-    def __init__(self, default: str = "local", options: Mapping[str, Mapping[str, Any]] | None = None):
+    def __init__(
+        self, default: str = "local", options: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self.default = default
         self._options = {k: dict(v) for k, v in (options or {}).items()}
         self._open: dict[str, Executor] = {}

@@ -1,0 +1,1 @@
+"""Exitflow's benchmarks: `python -m benchmarks [--quick] [--json FILE]` (docs/performance.md)."""

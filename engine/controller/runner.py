@@ -7,8 +7,13 @@ events that announce it are durable: write-ahead.
 Recovery is the same loop: the first pass over a log folded from a previous controller
 re-attaches every Pod node that is Running in the log (the executor either collects the work's
 result or reports it gone; gone means `NodeAttemptLost` + `NodeStarted(attempt + 1)` under the
-same idempotency key), and sweeps leftovers of Pod nodes that the first decision finished
-(e.g. a deadline that passed while no controller ran).
+same idempotency key), and has the executor sweep the leftovers of every other attempt (e.g.
+one that a deadline finished while no controller ran, or an exited container whose result was
+recorded just before the crash).
+
+Release: an executor may keep what it needs to re-attach (Docker keeps the exited container)
+until the attempt's result is durable; the runner calls `executor.release(job)` right after the
+append that records it.
 
 Draining (`drain`): the controller is shutting down gracefully. The runner stops deciding new
 work; it waits (until the drain deadline) for the work in flight, records those results, records
@@ -27,7 +32,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import ShutdownRequested
+from ..events import ShutdownRequested, WorkflowCompleted
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
@@ -37,8 +42,8 @@ from .operator import Decision, Operator
 
 Clock = Callable[[], float]
 _LOST = object()
-#: How long a leftover sweep of a non-local executor may take (it is cancelled after this).
-_SWEEP_SECONDS = 5.0
+#: How long a leftover sweep or the final releases may take (they are cancelled after this).
+_SWEEP_SECONDS = 10.0
 
 
 class WorkflowRunner:
@@ -67,6 +72,10 @@ class WorkflowRunner:
         self._drain_deadline: float | None = None
         #: Results received by the last wait of the loop, left for the drain to record.
         self._unreceived: list[tuple[str, JobResult]] = []
+        #: The work of every attempt started or re-attached by this runner, until released.
+        self._jobs: dict[str, Job] = {}
+        self._releasing = 0
+        self._released = anyio.Event()
 
     @property
     def draining(self) -> bool:
@@ -87,11 +96,16 @@ class WorkflowRunner:
 
     async def run(self) -> WorkflowView:
         async with anyio.create_task_group() as tg:
+            self._tg = tg
             try:
                 if not self.draining:
                     await self._loop(tg)
                 if self.draining and not self.view.finished:
                     await self._drain()
+                with anyio.move_on_after(_SWEEP_SECONDS):
+                    while self._releasing:
+                        await self._released.wait()
+                        self._released = anyio.Event()
             finally:
                 tg.cancel_scope.cancel()
         return self.view
@@ -107,8 +121,8 @@ class WorkflowRunner:
         results: list[tuple[str, JobResult]] = []
         lost: list[tuple[str, str]] = []
         first = True
-        # Pod nodes Running in the log when this runner started: a previous controller's work.
-        inherited = {n.id for n in self.operator.running_pods()}
+        # Pod nodes already in the log when this runner started: a previous controller's work.
+        resumed = any(n.type == "Pod" for n in self.view.nodes.values())
         while True:
             decision = self.operator.reconcile(
                 self.clock(), results=results, lost=lost, shutdown=self._take_command()
@@ -116,8 +130,9 @@ class WorkflowRunner:
             results, lost = [], []
             if first:
                 first = False
-                self._recover(tg, decision, inherited)
-            await self._commit(decision)
+                if resumed:
+                    self._recover(tg, decision)
+            await self._commit_and_release(tg, decision)
             for nid in decision.kill:
                 scope = self._inflight.pop(nid, None)
                 if scope is not None:
@@ -134,31 +149,62 @@ class WorkflowRunner:
                 self._unreceived = results
                 return
 
-    def _recover(self, tg: TaskGroup, decision: Decision, inherited: set[str]) -> None:
-        """First pass: re-attach Running pods of a previous controller; sweep the leftovers of
-        the ones this decision finished."""
+    def _recover(self, tg: TaskGroup, decision: Decision) -> None:
+        """First pass over a previous controller's log: re-attach its Running pods, and sweep
+        the leftovers of every other attempt of this workflow."""
+        keep: set[str] = set()
         for node in self.operator.running_pods():
-            if node.id in decision.start or node.id in self._inflight:
-                continue
             job = self.operator.job_for(node)
-            if job is not None:
+            if job is None:
+                continue
+            keep.add(job.idempotency_key)
+            if node.id not in decision.start and node.id not in self._inflight:
                 self._spawn(tg, job, reattach=True)
-        for nid in inherited:
-            node = self.view.nodes[nid]
-            if node.fulfilled:
-                job = self.operator.job_for(node)
-                if job is not None:
-                    tg.start_soon(self._sweep, job)
+        tg.start_soon(self._sweep, keep)
 
-    async def _sweep(self, job: Job) -> None:
-        """Make sure no leftover of a finished attempt keeps running (its result is ignored)."""
-        from ..executors.local import LocalExecutor, kill_leftovers
-
-        if isinstance(self.executor, LocalExecutor):
-            await anyio.to_thread.run_sync(kill_leftovers, {job.idempotency_key})
-            return
+    async def _sweep(self, keep: set[str]) -> None:
         with anyio.move_on_after(_SWEEP_SECONDS):
-            await self.executor.reattach(job)  # cancelled: the executor cleans up the work
+            await self.executor.sweep(self.view.uid, keep)
+
+    async def _commit_and_release(self, tg: TaskGroup, decision: Decision) -> None:
+        """Append the decision, then release the work whose results it recorded. When the
+        decision also finishes the workflow and the executor retains work, the releases happen
+        between the results and the final event: a finished workflow leaves nothing behind,
+        and a crash in between is recovered like any other (the next start sweeps)."""
+        events = decision.events
+        if (
+            self.executor.retains_work
+            and decision.finished_work
+            and events
+            and isinstance(events[-1], WorkflowCompleted)
+        ):
+            first_seq = self.view.seq - len(events) + 1
+            final = events.pop()
+            await self._commit(decision, first_seq=first_seq)
+            jobs = [j for j in (self._jobs.pop(n, None) for n in decision.finished_work) if j]
+            with anyio.move_on_after(_SWEEP_SECONDS):
+                for job in jobs:
+                    await self.executor.release(job)
+            decision.events, decision.logs = [final], []
+            await self._commit(decision, first_seq=self.view.seq)
+            return
+        await self._commit(decision)
+        self._release(tg, decision)
+
+    def _release(self, tg: TaskGroup, decision: Decision) -> None:
+        """Results recorded by this (durable) decision: let the executor free their work."""
+        for nid in decision.finished_work:
+            job = self._jobs.pop(nid, None)
+            if job is not None:
+                self._releasing += 1
+                tg.start_soon(self._release_one, job)
+
+    async def _release_one(self, job: Job) -> None:
+        try:
+            await self.executor.release(job)
+        finally:
+            self._releasing -= 1
+            self._released.set()
 
     async def _drain(self) -> None:
         """Record results of the work in flight until the drain deadline, then hand over.
@@ -169,7 +215,9 @@ class WorkflowRunner:
         lost: list[tuple[str, str]] = []
         deadline = self._drain_deadline if self._drain_deadline is not None else 0.0
         while True:
-            await self._commit(self._record(results))
+            decision = self._record(results)
+            await self._commit(decision)
+            self._release(self._tg, decision)
             results = []
             remaining = deadline - anyio.current_time()
             if not self._inflight or remaining <= 0:
@@ -237,15 +285,17 @@ class WorkflowRunner:
             self._inflight.pop(nid, None)
             results.append((nid, payload))
 
-    async def _commit(self, decision: Decision) -> None:
+    async def _commit(self, decision: Decision, *, first_seq: int | None = None) -> None:
         if not decision.events:
             return
-        first_seq = self.view.seq - len(decision.events) + 1
+        if first_seq is None:
+            first_seq = self.view.seq - len(decision.events) + 1
         await self.store.append(self.view.uid, first_seq, decision.events, decision.logs)
         if self.on_change is not None:
             self.on_change(self.view)
 
     def _spawn(self, tg: TaskGroup, job: Job, *, reattach: bool) -> None:
+        self._jobs[job.node_id] = job
         scope = anyio.CancelScope()
         self._inflight[job.node_id] = scope
         tg.start_soon(self._run_job, job, scope, reattach)

@@ -6,6 +6,7 @@ Executors never import the store or the state: they get a `Job`, do the work and
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -69,6 +70,9 @@ class Executor(Protocol):
     """Runs Pod nodes. Implementations: local (default), docker, simulate."""
 
     name: str
+    #: True when `run` keeps something (e.g. an exited container) until `release`: the runner
+    #: then releases before recording that the workflow finished, so nothing outlives it.
+    retains_work: bool
 
     async def run(self, job: Job) -> JobResult:
         """Run one attempt to completion.
@@ -87,6 +91,16 @@ class Executor(Protocol):
         the controller records the attempt as lost and runs `job` again with attempt + 1. An
         executor that cannot re-attach must make sure no leftover of the attempt keeps running.
         """
+        ...
+
+    async def release(self, job: Job) -> None:
+        """The outcome of `job` is durable in the log: free what `run`/`reattach` kept so that a
+        crash before that point could still re-attach (e.g. the exited Docker container)."""
+        ...
+
+    async def sweep(self, workflow_uid: str, keep: Collection[str]) -> int:
+        """Stop and remove every leftover of the workflow's attempts whose idempotency keys are
+        not in `keep` (work a crashed controller left behind). Returns how many were found."""
         ...
 
     async def aclose(self) -> None: ...

@@ -25,7 +25,7 @@ import os
 import re
 import tarfile
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -150,6 +150,7 @@ class DockerExecutor:
     """Runs each attempt of a Pod node in its own container (see the module docstring)."""
 
     name = "docker"
+    retains_work = True
 
     def __init__(
         self,
@@ -280,6 +281,18 @@ class DockerExecutor:
         except _DAEMON_ERRORS as exc:
             return await self._error_result(name, exc)
 
+    async def release(self, job: Job) -> None:
+        """The result is durable: remove the attempt's container (bounded, shielded)."""
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(2 * self.call_timeout),
+            contextlib.suppress(*_DAEMON_ERRORS),
+        ):
+            await self._remove(container_name(job))
+
+    async def sweep(self, workflow_uid: str, keep: Collection[str]) -> int:
+        return await self.sweep_orphans(set(keep), workflow_uid=workflow_uid)
+
     # -- maintenance ----------------------------------------------------------------------------
 
     async def sweep_orphans(self, keep: set[str], *, workflow_uid: str | None = None) -> int:
@@ -390,9 +403,9 @@ class DockerExecutor:
             exit_code, deadline_hit = await self._wait(container, job)
         else:
             exit_code = await self._exit_code(container)
-        result = await self._collect(container, job, exit_code, deadline_hit)
-        await self._remove(name)
-        return result
+        # The container stays until `release`: the result is not durable in the log yet, and a
+        # controller that crashes now must be able to re-attach instead of running it again.
+        return await self._collect(container, job, exit_code, deadline_hit)
 
     async def _cleanup(self, name: str) -> None:
         """Shielded and bounded: stop (SIGTERM, grace, SIGKILL) and remove the container."""

@@ -57,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Literal
 
 import anyio
@@ -82,6 +82,7 @@ class LocalExecutor:
     """Runs each job as a host process group. Safe for hundreds of concurrent `run` calls."""
 
     name = "local"
+    retains_work = False
 
     def __init__(
         self,
@@ -158,6 +159,12 @@ class LocalExecutor:
         """Local work cannot be re-attached: kill every leftover of `job`, return None."""
         await anyio.to_thread.run_sync(kill_leftovers, {job.idempotency_key})
         return None
+
+    async def release(self, job: Job) -> None:
+        """Nothing is kept: `run` already killed what was left of the process group."""
+
+    async def sweep(self, workflow_uid: str, keep: Collection[str]) -> int:
+        return await anyio.to_thread.run_sync(kill_workflow_leftovers, workflow_uid, set(keep))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -516,7 +523,21 @@ def kill_leftovers(keys: set[str]) -> int:
     if not keys:
         return 0
     want = {k.encode() for k in keys}
-    found = [pid for pid, value in _scan(_KEY_VAR) if value in want and not _zombie(pid)]
+    return _kill([pid for pid, value in _scan(_KEY_VAR) if value in want and not _zombie(pid)])
+
+
+def kill_workflow_leftovers(workflow_uid: str, keep: Collection[str] = ()) -> int:
+    """SIGKILL (with their groups) every process of the workflow whose idempotency key is not
+    in `keep`: one scan of /proc. Returns how many live processes were found."""
+    prefix = f"{workflow_uid}:".encode()
+    spared = {k.encode() for k in keep}
+    return _kill([
+        pid for pid, value in _scan(_KEY_VAR)
+        if value.startswith(prefix) and value not in spared and not _zombie(pid)
+    ])
+
+
+def _kill(found: list[int]) -> int:
     own_group = os.getpgrp()
     for pid in found:
         with contextlib.suppress(OSError):

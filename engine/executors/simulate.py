@@ -20,7 +20,7 @@ name or the node id to pick one node.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TypeVar
 
 import anyio.lowlevel
@@ -37,6 +37,7 @@ class SimulateExecutor:
     """Completes every job at once. No processes, threads or sleeps."""
 
     name = "simulate"
+    retains_work = False
 
     def __init__(
         self,
@@ -81,6 +82,12 @@ class SimulateExecutor:
 
     async def reattach(self, job: Job) -> JobResult | None:
         return None
+
+    async def release(self, job: Job) -> None:
+        return None
+
+    async def sweep(self, workflow_uid: str, keep: Collection[str]) -> int:
+        return 0
 
     async def aclose(self) -> None:
         return None

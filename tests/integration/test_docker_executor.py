@@ -64,8 +64,15 @@ def sh(script: str, **kwargs: Any) -> Job:
 
 @pytest.fixture
 async def executor(docker_available: None) -> AsyncIterator[DockerExecutor]:
-    async with await DockerExecutor.create(grace_seconds=1) as ex:
-        yield ex
+    async with aiodocker.Docker(url=DOCKER_URL) as client:
+        labels = {"label": ["exitflow.idempotency-key"]}
+        before = {c.id for c in await client.containers.list(all=True, filters=labels)}
+        async with await DockerExecutor.create(grace_seconds=1) as ex:
+            yield ex
+        # run() keeps a finished container until release(); remove what this test left.
+        for container in await client.containers.list(all=True, filters=labels):
+            if container.id not in before:
+                await container.delete(force=True)
 
 
 @pytest.fixture
@@ -134,6 +141,9 @@ async def test_echo_succeeds_with_env_and_workdir(
     for key, value in job.exitflow_env().items():
         assert f"{key}={value}" in lines
     assert result.stderr == b"oops\n"
+    # Kept until the result is durable (release), so a crash can re-attach.
+    assert await state_of(docker, container_name(job)) == "exited"
+    await executor.release(job)
     assert await state_of(docker, container_name(job)) is None
 
 
@@ -192,6 +202,9 @@ async def test_deadline_stops_the_container(
     assert result.phase == "Failed"
     assert result.message == job.deadline_message
     assert result.exit_code in (137, 143)
+    # Kept until the result is durable (release), so a crash can re-attach.
+    assert await state_of(docker, container_name(job)) == "exited"
+    await executor.release(job)
     assert await state_of(docker, container_name(job)) is None
 
 
@@ -263,6 +276,9 @@ async def test_reattach_to_an_exited_container_does_not_run_it_again(
         await run_in_child_until(docker, job, "exited")
         started = (await docker.containers.container(name).show())["State"]["StartedAt"]
         result = await executor.reattach(job)
+        # Kept until the result is durable (release), so a crash can re-attach.
+        assert await state_of(docker, name) == "exited"
+        await executor.release(job)
         assert await state_of(docker, name) is None
     finally:
         await remove(docker, name)

@@ -12,17 +12,17 @@ the durable log ends. Times used for deadlines, timeouts and backoff come from l
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ExpressionError
 from ..events import (
-    COMPLETED,
     ERROR,
     FAILED,
     OMITTED,
@@ -45,11 +45,11 @@ from ..events import (
 from ..executors.base import Job, JobResult
 from ..expr import evaluate_bool, parse, render, template_references
 from ..expr.depends import dependencies_to_depends, parse_depends
+from ..naming import as_param, idempotency_key, item_label, node_id, rfc3339
 from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
-from ..naming import as_param, idempotency_key, item_label, node_id, rfc3339
 
 POD = "Pod"
 STEPS = "Steps"
@@ -66,6 +66,16 @@ MAX_OUTPUT_CHARS = 256 * 1024
 _REF_PREFIXES = ("steps.", "tasks.", "inputs.", "item", "workflow.", "retries", "exitHandlers.")
 _RETRY_CHILD = re.compile(r"\((\d+)\)$")
 
+#: Host-process executors cannot read an image's ENTRYPOINT/CMD. For the Argo test images the
+#: examples rely on, a container without `command` runs what the image would: ENTRYPOINT (+ args),
+#: or CMD when there are no args either. The docker executor uses the real image instead.
+_IMAGE_ENTRYPOINT: dict[str, list[str]] = {"argoproj/argosay:v2": ["argosay"]}
+_IMAGE_CMD: dict[str, list[str]] = {
+    "argoproj/argosay:v1": ["cowsay"],
+    "docker/whalesay": ["cowsay"],
+    "docker/whalesay:latest": ["cowsay"],
+}
+
 
 @dataclass
 class Decision:
@@ -79,6 +89,8 @@ class Decision:
     kill: list[str] = field(default_factory=list)
     #: Earliest wall-clock time at which reconciling again may decide something new.
     wake_at: float | None = None
+    #: Pod nodes whose work's result this decision records (the executor may release it).
+    finished_work: list[str] = field(default_factory=list)
 
     def wake(self, at: float) -> None:
         if self.wake_at is None or at < self.wake_at:
@@ -167,7 +179,9 @@ class Operator:
         if node.fulfilled:
             return
         self._emit(
-            NodeFinished(ts=self.now, node_id=node.id, phase=phase, message=message, outputs=outputs)
+            NodeFinished(
+                ts=self.now, node_id=node.id, phase=phase, message=message, outputs=outputs
+            )
         )
 
     # ------------------------------------------------------------------ entry points
@@ -217,6 +231,7 @@ class Operator:
 
     def complete(self, node_id_: str, result: JobResult) -> None:
         """Record the result of a Pod node's work (its final event, its logs)."""
+        self.decision.finished_work.append(node_id_)
         node = self.view.nodes.get(node_id_)
         if node is None or node.fulfilled:
             return  # stopped, terminated or already recorded: the late result is ignored
@@ -242,7 +257,9 @@ class Operator:
                         value = self._render_lenient(as_param(vf.default), scope)
                     elif phase == SUCCEEDED:
                         phase = ERROR
-                        message = f"failed to get output parameter {out.name!r}: {vf.path} not found"
+                        message = (
+                            f"failed to get output parameter {out.name!r}: {vf.path} not found"
+                        )
                 elif vf is not None and vf.expression:
                     try:
                         value = as_param(parse(vf.expression).evaluate(_nest(scope)))
@@ -262,7 +279,9 @@ class Operator:
 
     def lose_attempt(self, node: NodeView, reason: str) -> None:
         """Recovery: the attempt of `node` died with its controller; start the next delivery."""
-        self._emit(NodeAttemptLost(ts=self.now, node_id=node.id, attempt=node.attempt, reason=reason))
+        self._emit(
+            NodeAttemptLost(ts=self.now, node_id=node.id, attempt=node.attempt, reason=reason)
+        )
         self._start(node, node.attempt + 1)
         self.decision.start.append(node.id)
 
@@ -279,8 +298,9 @@ class Operator:
             tmpl = self.templates.get(node.template_name)
             if tmpl is None or _kind(tmpl) not in ("container", "script"):
                 return None
-            work = _PodWork(tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role),
-                            retry_index(node.name))
+            work = _PodWork(
+                tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role), retry_index(node.name)
+            )
             self._pods[node.id] = work
         return self._build_job(node, work)
 
@@ -324,15 +344,21 @@ class Operator:
     # ------------------------------------------------------------------ workflow level
 
     def _execute_entrypoint(self) -> NodeView | None:
-        tmpl = self.templates.get(self.spec.entrypoint)
+        entrypoint = self.spec.entrypoint or ""
+        tmpl = self.templates.get(entrypoint)
         name = self.view.name
         if tmpl is None:
             node = self.view.node(name)
             if node is None:
                 node = self._init_node(
-                    name, SKIPPED_TYPE, display_name=name, template_name=self.spec.entrypoint,
-                    parent=None, ctx=_Ctx(None), phase=ERROR,
-                    message=f"template {self.spec.entrypoint!r} not found",
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=name,
+                    template_name=entrypoint,
+                    parent=None,
+                    ctx=_Ctx(None),
+                    phase=ERROR,
+                    message=f"template {entrypoint!r} not found",
                 )
             return node
         args = dict(self.view.parameters)
@@ -360,8 +386,9 @@ class Operator:
                 if not fire:
                     continue
             if node is None or not node.fulfilled:
-                node = self._execute_hook(name, name, hook, scope, parent=None,
-                                          ctx=_Ctx(None, ROLE_HOOK))
+                node = self._execute_hook(
+                    name, name, hook, scope, parent=None, ctx=_Ctx(None, ROLE_HOOK)
+                )
             if node is None or not node.fulfilled:
                 done = False
         return done
@@ -380,11 +407,25 @@ class Operator:
             if on_exit:
                 handlers.append((f"{view.name}.onExit", f"{view.name}.onExit", on_exit, None, None))
             elif exit_hook is not None and exit_hook.template:
-                handlers.append((f"{view.name}.onExit", f"{view.name}.onExit", exit_hook.template,
-                                 None, exit_hook.arguments))
+                handlers.append(
+                    (
+                        f"{view.name}.onExit",
+                        f"{view.name}.onExit",
+                        exit_hook.template,
+                        None,
+                        exit_hook.arguments,
+                    )
+                )
             for handler in self.spec.exit_handlers or []:
-                handlers.append((f"{view.name}.exitHandlers.{handler.name}", handler.name,
-                                 handler.template, handler.when, handler.arguments))
+                handlers.append(
+                    (
+                        f"{view.name}.exitHandlers.{handler.name}",
+                        handler.name,
+                        handler.template,
+                        handler.when,
+                        handler.arguments,
+                    )
+                )
             for name, display, template_name, when, arguments in handlers:
                 node = view.node(name)
                 if node is None or not node.fulfilled:
@@ -411,32 +452,63 @@ class Operator:
         tmpl = self.templates.get(template_name)
         existing = self.view.node(name)
         if existing is not None and tmpl is not None:
-            return self._execute(name, tmpl, template_name, {}, parent=None, ctx=ctx,
-                                 display_name=display)
+            return self._execute(
+                name, tmpl, template_name, {}, parent=None, ctx=ctx, display_name=display
+            )
         scope = self._exit_scope()
         if tmpl is None:
-            return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=template_name,
-                                   parent=None, ctx=ctx, phase=ERROR,
-                                   message=f"template {template_name!r} not found")
+            return self._init_node(
+                name,
+                SKIPPED_TYPE,
+                display_name=display,
+                template_name=template_name,
+                parent=None,
+                ctx=ctx,
+                phase=ERROR,
+                message=f"template {template_name!r} not found",
+            )
         if when:
             try:
                 ok = evaluate_bool(self._render_strict(when, scope), _nest(scope))
             except ExpressionError as e:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display,
-                                       template_name=template_name, parent=None, ctx=ctx,
-                                       phase=ERROR, message=str(e))
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=template_name,
+                    parent=None,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=str(e),
+                )
             if not ok:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display,
-                                       template_name=template_name, parent=None, ctx=ctx,
-                                       phase=SKIPPED, message=f"when '{when}' evaluated false")
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=template_name,
+                    parent=None,
+                    ctx=ctx,
+                    phase=SKIPPED,
+                    message=f"when '{when}' evaluated false",
+                )
         args = dict(self.view.parameters)
         try:
             args.update(self._resolve_arguments(arguments, scope))
         except ExpressionError as e:
-            return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=template_name,
-                                   parent=None, ctx=ctx, phase=ERROR, message=str(e))
-        return self._execute(name, tmpl, template_name, args, parent=None, ctx=ctx,
-                             display_name=display)
+            return self._init_node(
+                name,
+                SKIPPED_TYPE,
+                display_name=display,
+                template_name=template_name,
+                parent=None,
+                ctx=ctx,
+                phase=ERROR,
+                message=str(e),
+            )
+        return self._execute(
+            name, tmpl, template_name, args, parent=None, ctx=ctx, display_name=display
+        )
 
     # ------------------------------------------------------------------ templates
 
@@ -459,70 +531,135 @@ class Operator:
         if node is None:
             reason = self._blocked_reason(ctx)
             if reason is not None:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
-                                       template_name=template_name, parent=parent, ctx=ctx,
-                                       phase=FAILED, message=reason)
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display_name,
+                    template_name=template_name,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=FAILED,
+                    message=reason,
+                )
         try:
             # An existing node keeps the inputs it was created with: the log is the truth.
             inputs = dict(node.inputs) if node is not None else self._resolve_inputs(tmpl, args)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
-                                       template_name=template_name, parent=parent, ctx=ctx,
-                                       phase=ERROR, message=str(e))
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display_name,
+                    template_name=template_name,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=str(e),
+                )
             self._finish(node, ERROR, str(e))
             return node
 
+        if (
+            node is None
+            and retry is None
+            and _kind(tmpl) in ("container", "script", "steps", "dag")
+            and not self._boundary_allows(ctx)
+        ):
+            return None  # the enclosing template's parallelism is reached: wait
         if tmpl.retry_strategy is not None and retry is None:
-            return self._execute_retry(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
-                                       display_name=display_name)
+            return self._execute_retry(
+                name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
+            )
         kind = _kind(tmpl)
         if kind in ("container", "script"):
-            return self._execute_pod(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
-                                     display_name=display_name, retry=retry or 0)
+            return self._execute_pod(
+                name,
+                tmpl,
+                template_name,
+                inputs,
+                parent=parent,
+                ctx=ctx,
+                display_name=display_name,
+                retry=retry or 0,
+            )
         if kind == "steps":
-            return self._execute_steps(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
-                                       display_name=display_name)
+            return self._execute_steps(
+                name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
+            )
         if kind == "dag":
-            return self._execute_dag(name, tmpl, template_name, inputs, parent=parent, ctx=ctx,
-                                     display_name=display_name)
+            return self._execute_dag(
+                name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
+            )
         message = f"template {template_name!r}: {kind} templates are not supported by Exitflow"
         if node is None:
-            return self._init_node(name, SKIPPED_TYPE, display_name=display_name,
-                                   template_name=template_name, parent=parent, ctx=ctx,
-                                   phase=ERROR, message=message)
+            return self._init_node(
+                name,
+                SKIPPED_TYPE,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                phase=ERROR,
+                message=message,
+            )
         self._finish(node, ERROR, message)
         return node
 
     def _resolve_inputs(self, tmpl: Template, args: Mapping[str, str]) -> dict[str, str]:
+        """The template's input parameters: the caller's arguments, else the template's own
+        `value`/`default`. Like Argo's substituteParams, the template's own values are rendered
+        once with the other inputs' raw values in scope (an input may derive from another)."""
         inputs: dict[str, str] = {}
         if tmpl.inputs is None:
             return inputs
-        scope = self._global_scope()
+        own: list[str] = []
         for p in tmpl.inputs.parameters or []:
             if p.name in args:
                 inputs[p.name] = args[p.name]
             elif p.value is not None:
-                inputs[p.name] = self._render_lenient(as_param(p.value), scope)
+                inputs[p.name] = as_param(p.value)
+                own.append(p.name)
             elif p.default is not None:
-                inputs[p.name] = self._render_lenient(as_param(p.default), scope)
+                inputs[p.name] = as_param(p.default)
+                own.append(p.name)
             else:
                 raise ExpressionError(f"inputs.parameters.{p.name} was not supplied")
+        if own:
+            scope = self._global_scope()
+            for k, v in inputs.items():
+                scope[f"inputs.parameters.{k}"] = v
+            for name in own:
+                inputs[name] = self._render_lenient(inputs[name], scope)
         return inputs
 
     # ------------------------------------------------------------------ pods
 
     def _execute_pod(
-        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
-        parent: NodeView | None, ctx: _Ctx, display_name: str, retry: int,
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        inputs: dict[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
+        retry: int,
     ) -> NodeView | None:
         node = self.view.node(name)
         work = _PodWork(tmpl, inputs, ctx, retry)
         if node is None:
-            if not self._may_start_pod(ctx, parent, tmpl):
+            if not self._may_start_pod(ctx):
                 return None
-            node = self._init_node(name, POD, display_name=display_name, template_name=template_name,
-                                   parent=parent, ctx=ctx, inputs=inputs)
+            node = self._init_node(
+                name,
+                POD,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                inputs=inputs,
+            )
             problem = self._pod_problem(node, work)
             if problem is not None:
                 self._finish(node, ERROR, problem)
@@ -548,42 +685,36 @@ class Operator:
             return str(e)
         return None
 
-    def _may_start_pod(self, ctx: _Ctx, parent: NodeView | None, tmpl: Template) -> bool:
+    def _may_start_pod(self, ctx: _Ctx) -> bool:
+        """Workflow-level `parallelism`: at most that many Pod nodes active at once."""
         limit = self.spec.parallelism
-        if limit is not None and ctx.role != ROLE_EXIT:
-            running = sum(
-                1 for n in self.view.nodes.values()
-                if n.type == POD and not n.fulfilled and n.role != ROLE_EXIT
-            )
-            if running >= int(limit):
-                return False
-        # Template-level parallelism: count active pods below each limiting ancestor boundary.
-        boundary = ctx.boundary_id
-        while boundary is not None:
-            bnode = self.view.nodes.get(boundary)
-            if bnode is None:
-                break
-            btmpl = self.templates.get(bnode.template_name)
-            if btmpl is not None and btmpl.parallelism is not None:
-                active = self._active_pods_below(bnode.id)
-                if active >= int(btmpl.parallelism):
-                    return False
-            boundary = bnode.boundary_id
-        return True
+        if limit is None or ctx.role == ROLE_EXIT:
+            return True
+        running = sum(
+            1
+            for n in self.view.nodes.values()
+            if n.type == POD and not n.fulfilled and n.role != ROLE_EXIT
+        )
+        return running < int(limit)
 
-    def _active_pods_below(self, boundary_id: str) -> int:
-        count = 0
-        for n in self.view.nodes.values():
-            if n.type != POD or n.fulfilled:
-                continue
-            b = n.boundary_id
-            while b is not None:
-                if b == boundary_id:
-                    count += 1
-                    break
-                parent = self.view.nodes.get(b)
-                b = parent.boundary_id if parent is not None else None
-        return count
+    def _boundary_allows(self, ctx: _Ctx) -> bool:
+        """Template-level `parallelism` (Argo's checkParallelism/countActiveChildren): a new
+        Pod, Steps or DAG node may start only while its boundary (the enclosing steps/DAG
+        template) has fewer active Pod/Steps/DAG children than the boundary's `parallelism`."""
+        if ctx.boundary_id is None:
+            return True
+        bnode = self.view.nodes.get(ctx.boundary_id)
+        if bnode is None:
+            return True
+        btmpl = self.templates.get(bnode.template_name)
+        if btmpl is None or btmpl.parallelism is None:
+            return True
+        active = sum(
+            1
+            for n in self.view.nodes.values()
+            if n.boundary_id == bnode.id and n.type in (POD, STEPS, DAG) and not n.fulfilled
+        )
+        return active < int(btmpl.parallelism)
 
     def _job_deadline(self, node: NodeView, work: _PodWork) -> float | None:
         start = node.started_at if node.started_at is not None else self.now
@@ -596,7 +727,7 @@ class Operator:
             text = self._render_lenient(str(raw), scope)
             try:
                 limits.append(start + parse_duration(text))
-            except Exception:  # noqa: BLE001 - a bad duration is reported when building the job
+            except Exception:
                 continue
         if not work.ctx.exempt:
             wf_deadline = self._deadline()
@@ -625,6 +756,12 @@ class Operator:
         if tmpl.script is not None:
             source = r(tmpl.script.source or "")
         command = [r(c) for c in body.command or []]
+        args = [r(a) for a in body.args or []]
+        image = r(body.image or "")
+        if not command and tmpl.script is None and self.view.executor != "docker":
+            command = list(_IMAGE_ENTRYPOINT.get(image, []))
+            if not command and not args:
+                command = list(_IMAGE_CMD.get(image, []))
         if tmpl.script is not None and not command:
             command = ["sh"]
         return Job(
@@ -635,9 +772,9 @@ class Operator:
             attempt=max(node.attempt, 1),
             retry=work.retry,
             idempotency_key=idempotency_key(self.view.uid, node.id),
-            image=r(body.image or ""),
+            image=image,
             command=command,
-            args=[r(a) for a in body.args or []],
+            args=args,
             env=env,
             working_dir=r(body.working_dir) if body.working_dir else None,
             source=source,
@@ -662,29 +799,50 @@ class Operator:
 
     def _store_logs(self, node: NodeView, result: JobResult) -> None:
         attempt = max(node.attempt, 1)
-        self.decision.logs.append(LogRecord(node_id=node.id, attempt=attempt, stream="stdout",
-                                            data=result.stdout))
-        self.decision.logs.append(LogRecord(node_id=node.id, attempt=attempt, stream="stderr",
-                                            data=result.stderr))
-        self._emit(NodeLogged(
-            ts=self.now, node_id=node.id, attempt=attempt,
-            stdout_sha256=hashlib.sha256(result.stdout).hexdigest(),
-            stderr_sha256=hashlib.sha256(result.stderr).hexdigest(),
-            stdout_bytes=len(result.stdout), stderr_bytes=len(result.stderr),
-        ))
+        self.decision.logs.append(
+            LogRecord(node_id=node.id, attempt=attempt, stream="stdout", data=result.stdout)
+        )
+        self.decision.logs.append(
+            LogRecord(node_id=node.id, attempt=attempt, stream="stderr", data=result.stderr)
+        )
+        self._emit(
+            NodeLogged(
+                ts=self.now,
+                node_id=node.id,
+                attempt=attempt,
+                stdout_sha256=hashlib.sha256(result.stdout).hexdigest(),
+                stderr_sha256=hashlib.sha256(result.stderr).hexdigest(),
+                stdout_bytes=len(result.stdout),
+                stderr_bytes=len(result.stderr),
+            )
+        )
 
     # ------------------------------------------------------------------ retries
 
     def _execute_retry(
-        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
-        parent: NodeView | None, ctx: _Ctx, display_name: str,
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        inputs: dict[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
     ) -> NodeView | None:
         strategy = tmpl.retry_strategy
         assert strategy is not None
         node = self.view.node(name)
         if node is None:
-            node = self._init_node(name, RETRY, display_name=display_name, template_name=template_name,
-                                   parent=parent, ctx=ctx, inputs=inputs)
+            node = self._init_node(
+                name,
+                RETRY,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                inputs=inputs,
+            )
             self._start(node)
         children = [self.view.nodes[c] for c in node.children]
         if children:
@@ -704,13 +862,26 @@ class Operator:
                 self.decision.wake(ready_at)
                 return node
         index = len(children)
-        self._execute(f"{name}({index})", tmpl, template_name, inputs, parent=node, ctx=ctx,
-                      display_name=f"{display_name}({index})", retry=index)
+        self._execute(
+            f"{name}({index})",
+            tmpl,
+            template_name,
+            inputs,
+            parent=node,
+            ctx=ctx,
+            display_name=f"{display_name}({index})",
+            retry=index,
+        )
         return node
 
     def _retry_stop_reason(
-        self, node: NodeView, strategy: Any, last: NodeView, attempts: int,
-        inputs: dict[str, str], ctx: _Ctx,
+        self,
+        node: NodeView,
+        strategy: Any,
+        last: NodeView,
+        attempts: int,
+        inputs: dict[str, str],
+        ctx: _Ctx,
     ) -> str | None:
         blocked = self._blocked_reason(ctx)
         if blocked is not None:
@@ -728,7 +899,9 @@ class Operator:
                 return "No more retries left"
         backoff = strategy.backoff
         if backoff is not None and backoff.max_duration and node.started_at is not None:
-            max_duration = parse_duration(self._render_lenient(as_param(backoff.max_duration), scope))
+            max_duration = parse_duration(
+                self._render_lenient(as_param(backoff.max_duration), scope)
+            )
             if self.now - node.started_at >= max_duration:
                 return "Max duration limit exceeded"
         if strategy.expression:
@@ -756,7 +929,9 @@ class Operator:
             return 0.0
         scope = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
         duration = parse_duration(self._render_lenient(as_param(backoff.duration), scope))
-        factor = float(self._render_lenient(as_param(backoff.factor), scope)) if backoff.factor else 1.0
+        factor = (
+            float(self._render_lenient(as_param(backoff.factor), scope)) if backoff.factor else 1.0
+        )
         wait = duration * math.pow(factor, max(failures - 1, 0))
         if backoff.cap:
             wait = min(wait, parse_duration(self._render_lenient(as_param(backoff.cap), scope)))
@@ -765,20 +940,35 @@ class Operator:
     # ------------------------------------------------------------------ steps
 
     def _execute_steps(
-        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
-        parent: NodeView | None, ctx: _Ctx, display_name: str,
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        inputs: dict[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
     ) -> NodeView | None:
         node = self.view.node(name)
         if node is None:
-            node = self._init_node(name, STEPS, display_name=display_name, template_name=template_name,
-                                   parent=parent, ctx=ctx, inputs=inputs)
+            node = self._init_node(
+                name,
+                STEPS,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                inputs=inputs,
+            )
             self._start(node)
         child_ctx = _Ctx(node.id, ctx.role)
         group_parent = node
         for i, group in enumerate(tmpl.steps or []):
             gname = f"{name}[{i}]"
-            gnode = self._execute_step_group(gname, i, group, tmpl, node, inputs,
-                                             parent=group_parent, ctx=child_ctx)
+            gnode = self._execute_step_group(
+                gname, i, group, tmpl, node, inputs, parent=group_parent, ctx=child_ctx
+            )
             if not gnode.fulfilled:
                 return node
             if gnode.phase in (FAILED, ERROR):
@@ -790,15 +980,29 @@ class Operator:
         return node
 
     def _execute_step_group(
-        self, gname: str, index: int, group: Sequence[Any], tmpl: Template, steps_node: NodeView,
-        inputs: dict[str, str], *, parent: NodeView, ctx: _Ctx,
+        self,
+        gname: str,
+        index: int,
+        group: Sequence[Any],
+        tmpl: Template,
+        steps_node: NodeView,
+        inputs: dict[str, str],
+        *,
+        parent: NodeView,
+        ctx: _Ctx,
     ) -> NodeView:
         gnode = self.view.node(gname)
         if gnode is not None and gnode.fulfilled:
             return gnode
         if gnode is None:
-            gnode = self._init_node(gname, STEP_GROUP, display_name=f"[{index}]", template_name="",
-                                    parent=parent, ctx=ctx)
+            gnode = self._init_node(
+                gname,
+                STEP_GROUP,
+                display_name=f"[{index}]",
+                template_name="",
+                parent=parent,
+                ctx=ctx,
+            )
             self._start(gnode)
         scope = self._steps_scope(steps_node, tmpl, inputs)
         all_done = True
@@ -807,24 +1011,40 @@ class Operator:
         stop_creating = False
         # First pass: failures already known stop new work when failFast is asked for.
         for child_id in gnode.children:
-            child = self.view.nodes[child_id]
-            if child.phase in (FAILED, ERROR) and child.role == ctx.role:
+            known = self.view.nodes[child_id]
+            if known.phase in (FAILED, ERROR) and known.role == ctx.role:
                 stop_creating = fail_fast
         for step in group:
             expanded = self._expand(step, scope)
             base = f"{gname}.{step.name}"
             if isinstance(expanded, str):  # an error while expanding
                 if self.view.node(base) is None:
-                    self._init_node(base, SKIPPED_TYPE, display_name=step.name, template_name=step.template or "",
-                                    parent=gnode, ctx=ctx, phase=ERROR, message=expanded)
+                    self._init_node(
+                        base,
+                        SKIPPED_TYPE,
+                        display_name=step.name,
+                        template_name=step.template or "",
+                        parent=gnode,
+                        ctx=ctx,
+                        phase=ERROR,
+                        message=expanded,
+                    )
                 n = self.view.nodes[node_id(self.view.name, base)]
                 if not _continues_on(step, n.phase):
                     failed.append(n)
                 continue
             if expanded is not None and not expanded:
                 if self.view.node(base) is None:
-                    self._init_node(base, SKIPPED_TYPE, display_name=step.name, template_name=step.template or "",
-                                    parent=gnode, ctx=ctx, phase=SKIPPED, message="Skipped, empty params")
+                    self._init_node(
+                        base,
+                        SKIPPED_TYPE,
+                        display_name=step.name,
+                        template_name=step.template or "",
+                        parent=gnode,
+                        ctx=ctx,
+                        phase=SKIPPED,
+                        message="Skipped, empty params",
+                    )
                 continue
             items = expanded if expanded is not None else [_NO_ITEM]
             for j, item in enumerate(items):
@@ -840,12 +1060,16 @@ class Operator:
                 if child is None:
                     if stop_creating:
                         continue
-                    child = self._run_task_or_step(cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx)
+                    child = self._run_task_or_step(
+                        cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx
+                    )
                     if child is None:
                         all_done = False
                         continue
                 elif not child.fulfilled:
-                    child = self._run_task_or_step(cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx)
+                    child = self._run_task_or_step(
+                        cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx
+                    )
                     assert child is not None
                 if not self._hooks_done(step, child, cname, "steps", item_scope, gnode, ctx):
                     all_done = False
@@ -868,35 +1092,71 @@ class Operator:
         return gnode
 
     def _run_task_or_step(
-        self, name: str, display: str, step: Any, scope: dict[str, Any], *,
-        parent: NodeView, ctx: _Ctx,
+        self,
+        name: str,
+        display: str,
+        step: Any,
+        scope: dict[str, Any],
+        *,
+        parent: NodeView,
+        ctx: _Ctx,
     ) -> NodeView | None:
         """Create (when/arguments) and execute one step or task instance."""
         node = self.view.node(name)
         tmpl, tname = self._step_template(step)
         if node is None:
             if tmpl is None:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                       parent=parent, ctx=ctx, phase=ERROR,
-                                       message=f"template {tname!r} not found")
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=tname,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=f"template {tname!r} not found",
+                )
             if step.when:
                 try:
                     ok = evaluate_bool(self._render_strict(step.when, scope), _nest(scope))
                 except ExpressionError as e:
-                    return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                           parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+                    return self._init_node(
+                        name,
+                        SKIPPED_TYPE,
+                        display_name=display,
+                        template_name=tname,
+                        parent=parent,
+                        ctx=ctx,
+                        phase=ERROR,
+                        message=str(e),
+                    )
                 if not ok:
-                    return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                           parent=parent, ctx=ctx, phase=SKIPPED,
-                                           message=f"when '{step.when}' evaluated false")
+                    return self._init_node(
+                        name,
+                        SKIPPED_TYPE,
+                        display_name=display,
+                        template_name=tname,
+                        parent=parent,
+                        ctx=ctx,
+                        phase=SKIPPED,
+                        message=f"when '{step.when}' evaluated false",
+                    )
         if tmpl is None:
             return node
         try:
             args = self._resolve_arguments(step.arguments, scope)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                       parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=tname,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=str(e),
+                )
             self._finish(node, ERROR, str(e))
             return node
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
@@ -909,8 +1169,14 @@ class Operator:
         return self.templates.get(tname), tname
 
     def _hooks_done(
-        self, step: Any, child: NodeView, cname: str, kind: str, scope: dict[str, Any],
-        parent: NodeView, ctx: _Ctx,
+        self,
+        step: Any,
+        child: NodeView,
+        cname: str,
+        kind: str,
+        scope: dict[str, Any],
+        parent: NodeView,
+        ctx: _Ctx,
     ) -> bool:
         """Run a step's or task's hooks; True when every triggered hook is fulfilled."""
         done = True
@@ -926,15 +1192,22 @@ class Operator:
             hnode = self.view.node(hname)
             if hnode is None:
                 try:
-                    fire = evaluate_bool(self._render_lenient(hook.expression, self_scope), _nest(self_scope))
+                    fire = evaluate_bool(
+                        self._render_lenient(hook.expression, self_scope), _nest(self_scope)
+                    )
                 except ExpressionError:
                     fire = False
                 if not fire:
                     continue
             if hnode is None or not hnode.fulfilled:
-                hnode = self._execute_hook(hname, f"{child.display_name}.hooks.{hook_name}", hook,
-                                           self_scope, parent=parent,
-                                           ctx=_Ctx(ctx.boundary_id, ROLE_HOOK))
+                hnode = self._execute_hook(
+                    hname,
+                    f"{child.display_name}.hooks.{hook_name}",
+                    hook,
+                    self_scope,
+                    parent=parent,
+                    ctx=_Ctx(ctx.boundary_id, ROLE_HOOK),
+                )
             if hnode is None or not hnode.fulfilled:
                 done = False
         if child.completed and (exit_hook is not None or on_exit):
@@ -946,52 +1219,97 @@ class Operator:
                 if on_exit:
                     tmpl = self.templates.get(on_exit)
                     if tmpl is None:
-                        hnode = hnode or self._init_node(hname, SKIPPED_TYPE, display_name=display,
-                                                         template_name=on_exit, parent=parent, ctx=hctx,
-                                                         phase=ERROR, message=f"template {on_exit!r} not found")
+                        hnode = hnode or self._init_node(
+                            hname,
+                            SKIPPED_TYPE,
+                            display_name=display,
+                            template_name=on_exit,
+                            parent=parent,
+                            ctx=hctx,
+                            phase=ERROR,
+                            message=f"template {on_exit!r} not found",
+                        )
                     else:
-                        hnode = self._execute(hname, tmpl, on_exit, {}, parent=parent, ctx=hctx,
-                                              display_name=display)
+                        hnode = self._execute(
+                            hname, tmpl, on_exit, {}, parent=parent, ctx=hctx, display_name=display
+                        )
                 else:
-                    hnode = self._execute_hook(hname, display, exit_hook, self_scope, parent=parent, ctx=hctx)
+                    hnode = self._execute_hook(
+                        hname, display, exit_hook, self_scope, parent=parent, ctx=hctx
+                    )
             if hnode is None or not hnode.fulfilled:
                 done = False
         return done
 
     def _execute_hook(
-        self, name: str, display: str, hook: Any, scope: dict[str, Any], *,
-        parent: NodeView | None, ctx: _Ctx,
+        self,
+        name: str,
+        display: str,
+        hook: Any,
+        scope: dict[str, Any],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
     ) -> NodeView | None:
         tname = hook.template or ""
         tmpl = self.templates.get(tname)
         node = self.view.node(name)
         if tmpl is None:
             if node is None:
-                node = self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                       parent=parent, ctx=ctx, phase=ERROR,
-                                       message=f"template {tname!r} not found")
+                node = self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=tname,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=f"template {tname!r} not found",
+                )
             return node
         try:
             args = self._resolve_arguments(hook.arguments, scope)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(name, SKIPPED_TYPE, display_name=display, template_name=tname,
-                                       parent=parent, ctx=ctx, phase=ERROR, message=str(e))
+                return self._init_node(
+                    name,
+                    SKIPPED_TYPE,
+                    display_name=display,
+                    template_name=tname,
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=str(e),
+                )
             return node
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
 
     # ------------------------------------------------------------------ DAG
 
     def _execute_dag(
-        self, name: str, tmpl: Template, template_name: str, inputs: dict[str, str], *,
-        parent: NodeView | None, ctx: _Ctx, display_name: str,
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        inputs: dict[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
     ) -> NodeView | None:
         dag = tmpl.dag
         assert dag is not None
         node = self.view.node(name)
         if node is None:
-            node = self._init_node(name, DAG, display_name=display_name, template_name=template_name,
-                                   parent=parent, ctx=ctx, inputs=inputs)
+            node = self._init_node(
+                name,
+                DAG,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                inputs=inputs,
+            )
             self._start(node)
         child_ctx = _Ctx(node.id, ctx.role)
         tasks = {t.name: t for t in dag.tasks}
@@ -1011,11 +1329,17 @@ class Operator:
                 return False
             return self._task_hooks_settled(tasks[task_name], tnode, name)
 
+        scope_seq = self.view.seq
         for task in dag.tasks:
             if task.name not in relevant:
                 continue
             tname = f"{name}.{task.name}"
             tnode = self.view.node(tname)
+            if self.view.seq != scope_seq:
+                # Tasks decided earlier in this pass (e.g. a Skipped producer) are visible to
+                # the ones after them.
+                base_scope = self._dag_scope(node, tmpl, inputs)
+                scope_seq = self.view.seq
             scope = base_scope
             if tnode is None:
                 if not all(settled(d) for d in deps[task.name]):
@@ -1026,14 +1350,28 @@ class Operator:
                         expr = self._depends(template_name, task.name, depends_text)
                         go = expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
                     except ExpressionError as e:
-                        self._init_node(tname, SKIPPED_TYPE, display_name=task.name,
-                                        template_name=task.template or "", parent=node, ctx=child_ctx,
-                                        phase=ERROR, message=str(e))
+                        self._init_node(
+                            tname,
+                            SKIPPED_TYPE,
+                            display_name=task.name,
+                            template_name=task.template or "",
+                            parent=node,
+                            ctx=child_ctx,
+                            phase=ERROR,
+                            message=str(e),
+                        )
                         continue
                     if not go:
-                        self._init_node(tname, SKIPPED_TYPE, display_name=task.name,
-                                        template_name=task.template or "", parent=node, ctx=child_ctx,
-                                        phase=OMITTED, message="omitted: depends condition not met")
+                        self._init_node(
+                            tname,
+                            SKIPPED_TYPE,
+                            display_name=task.name,
+                            template_name=task.template or "",
+                            parent=node,
+                            ctx=child_ctx,
+                            phase=OMITTED,
+                            message="omitted: depends condition not met",
+                        )
                         continue
             if tnode is not None and tnode.fulfilled:
                 self._hooks_done(task, tnode, tname, "tasks", scope, node, child_ctx)
@@ -1068,13 +1406,22 @@ class Operator:
                 return False
         return True
 
-    def _execute_task(self, tname: str, task: Any, scope: dict[str, Any], *, parent: NodeView,
-                      ctx: _Ctx) -> None:
+    def _execute_task(
+        self, tname: str, task: Any, scope: dict[str, Any], *, parent: NodeView, ctx: _Ctx
+    ) -> None:
         expanded = self._expand(task, scope)
         if isinstance(expanded, str):
             if self.view.node(tname) is None:
-                self._init_node(tname, SKIPPED_TYPE, display_name=task.name, template_name=task.template or "",
-                                parent=parent, ctx=ctx, phase=ERROR, message=expanded)
+                self._init_node(
+                    tname,
+                    SKIPPED_TYPE,
+                    display_name=task.name,
+                    template_name=task.template or "",
+                    parent=parent,
+                    ctx=ctx,
+                    phase=ERROR,
+                    message=expanded,
+                )
             return
         if expanded is None:
             self._run_task_or_step(tname, task.name, task, scope, parent=parent, ctx=ctx)
@@ -1082,11 +1429,25 @@ class Operator:
         group = self.view.node(tname)
         if group is None:
             if not expanded:
-                self._init_node(tname, SKIPPED_TYPE, display_name=task.name, template_name=task.template or "",
-                                parent=parent, ctx=ctx, phase=SKIPPED, message="Skipped, empty params")
+                self._init_node(
+                    tname,
+                    SKIPPED_TYPE,
+                    display_name=task.name,
+                    template_name=task.template or "",
+                    parent=parent,
+                    ctx=ctx,
+                    phase=SKIPPED,
+                    message="Skipped, empty params",
+                )
                 return
-            group = self._init_node(tname, TASK_GROUP, display_name=task.name,
-                                    template_name=task.template or "", parent=parent, ctx=ctx)
+            group = self._init_node(
+                tname,
+                TASK_GROUP,
+                display_name=task.name,
+                template_name=task.template or "",
+                parent=parent,
+                ctx=ctx,
+            )
             self._start(group)
         if group.fulfilled:
             return
@@ -1095,8 +1456,14 @@ class Operator:
         for j, item in enumerate(expanded):
             label = item_label(item)
             cname = f"{tname}({j}:{label})"
-            child = self._run_task_or_step(cname, f"{task.name}({j}:{label})", task,
-                                           _with_item(scope, item), parent=group, ctx=ctx)
+            child = self._run_task_or_step(
+                cname,
+                f"{task.name}({j}:{label})",
+                task,
+                _with_item(scope, item),
+                parent=group,
+                ctx=ctx,
+            )
             if child is None or not child.fulfilled:
                 done = False
                 continue
@@ -1120,7 +1487,9 @@ class Operator:
             self._depends_cache[key] = cached
         return cached
 
-    def _task_dependencies(self, template_name: str, task: Any, tasks: Mapping[str, Any]) -> set[str]:
+    def _task_dependencies(
+        self, template_name: str, task: Any, tasks: Mapping[str, Any]
+    ) -> set[str]:
         deps: set[str] = set()
         text = self._depends_text(task)
         if text:
@@ -1128,31 +1497,44 @@ class Operator:
         # [ours] a `when` that references another task implies a dependency on it.
         if task.when:
             refs: set[str] = set(template_references(task.when))
-            try:
+            with contextlib.suppress(ExpressionError):
                 refs |= set(parse(_strip_tags(task.when)).references())
-            except ExpressionError:
-                pass
             for ref in refs:
                 parts = ref.split(".")
-                if len(parts) >= 2 and parts[0] == "tasks" and parts[1] in tasks and parts[1] != task.name:
+                if (
+                    len(parts) >= 2
+                    and parts[0] == "tasks"
+                    and parts[1] in tasks
+                    and parts[1] != task.name
+                ):
                     deps.add(parts[1])
         for arg in (task.arguments.parameters if task.arguments else None) or []:
             for ref in template_references(as_param(arg.value) if arg.value is not None else ""):
                 parts = ref.split(".")
-                if len(parts) >= 2 and parts[0] == "tasks" and parts[1] in tasks and parts[1] != task.name:
+                if (
+                    len(parts) >= 2
+                    and parts[0] == "tasks"
+                    and parts[1] in tasks
+                    and parts[1] != task.name
+                ):
                     deps.add(parts[1])
         return deps
 
     def _assess_dag(
-        self, name: str, targets: list[str], tasks: Mapping[str, Any],
-        deps: Mapping[str, set[str]], fail_fast: bool,
+        self,
+        name: str,
+        targets: list[str],
+        tasks: Mapping[str, Any],
+        deps: Mapping[str, set[str]],
+        fail_fast: bool,
     ) -> str:
         """Argo's assessDAGPhase: Running while any created task is unfinished; then the branch
         phase of each target (an Omitted or Skipped task inherits its ancestors' failure)."""
         for tn in tasks:
             tnode = self.view.node(f"{name}.{tn}")
-            if tnode is not None and (not tnode.fulfilled
-                                      or not self._task_hooks_settled(tasks[tn], tnode, name)):
+            if tnode is not None and (
+                not tnode.fulfilled or not self._task_hooks_settled(tasks[tn], tnode, name)
+            ):
                 return RUNNING
         memo: dict[str, str | None] = {}
 
@@ -1219,12 +1601,24 @@ class Operator:
         seq = step.with_sequence
         if seq is not None:
             try:
-                count = self._render_strict(as_param(seq.count), scope) if seq.count is not None else None
-                start = int(self._render_strict(as_param(seq.start), scope)) if seq.start is not None else 0
+                count = (
+                    self._render_strict(as_param(seq.count), scope)
+                    if seq.count is not None
+                    else None
+                )
+                start = (
+                    int(self._render_strict(as_param(seq.start), scope))
+                    if seq.start is not None
+                    else 0
+                )
                 if count is not None:
                     end = start + int(count) - 1
                 else:
-                    end = int(self._render_strict(as_param(seq.end), scope)) if seq.end is not None else 0
+                    end = (
+                        int(self._render_strict(as_param(seq.end), scope))
+                        if seq.end is not None
+                        else 0
+                    )
             except (ExpressionError, ValueError) as e:
                 return f"withSequence: {e}"
             step_by = 1 if end >= start else -1
@@ -1250,9 +1644,13 @@ class Operator:
         }
         start = view.started_at if view.started_at is not None else self.now
         scope["workflow.duration"] = str(round(max(self.now - start, 0.0), 6))
+        # Argo: `workflow.parameters` and `workflow.parameters.json` are the JSON list of
+        # `{name, value}` (a parameter literally named "json" wins over the latter).
+        as_list = json.dumps([{"name": k, "value": v} for k, v in view.parameters.items()])
+        scope["workflow.parameters.json"] = as_list
         for k, v in view.parameters.items():
             scope[f"workflow.parameters.{k}"] = v
-        scope["workflow.parameters"] = json.dumps(view.parameters)
+        scope["workflow.parameters"] = as_list
         if view.exit_status is not None:
             scope["workflow.failures"] = self._failures_json()
         return scope
@@ -1265,9 +1663,14 @@ class Operator:
         if entry is not None:
             prefix = "tasks" if entry.type == DAG else "steps"
             for n in self.view.nodes.values():
-                if n.boundary_id == entry.id and n.type not in (STEP_GROUP,) and "(" not in n.display_name:
-                    if n.role == "" and "." not in n.display_name:
-                        self._add_node_vars(scope, f"{prefix}.{n.display_name}", n)
+                if (
+                    n.boundary_id == entry.id
+                    and n.type not in (STEP_GROUP,)
+                    and "(" not in n.display_name
+                    and n.role == ""
+                    and "." not in n.display_name
+                ):
+                    self._add_node_vars(scope, f"{prefix}.{n.display_name}", n)
         for handler in self.spec.exit_handlers or []:
             hnode = self.view.node(f"{self.view.name}.exitHandlers.{handler.name}")
             if hnode is not None:
@@ -1296,6 +1699,12 @@ class Operator:
         scope[f"{prefix}.startedAt"] = rfc3339(node.started_at) or ""
         scope[f"{prefix}.finishedAt"] = rfc3339(node.finished_at) or ""
         outputs = node.outputs
+        if node.phase in (SKIPPED, OMITTED) and (outputs is None or not outputs.parameters):
+            # A node that never ran exposes its template's output defaults (Argo: a skipped
+            # producer's `valueFrom.default` is what consumers see).
+            defaults = self._output_defaults(node.template_name)
+            if defaults:
+                outputs = NodeOutputs(parameters=defaults)
         if outputs is not None:
             if outputs.result is not None:
                 scope[f"{prefix}.outputs.result"] = outputs.result
@@ -1306,16 +1715,34 @@ class Operator:
             if outputs.parameters:
                 scope[f"{prefix}.outputs.parameters"] = json.dumps(outputs.parameters)
 
-    def _add_aggregate_vars(self, scope: dict[str, Any], prefix: str, group: NodeView | None,
-                            children: list[NodeView]) -> None:
+    def _output_defaults(self, template_name: str) -> dict[str, str]:
+        tmpl = self.templates.get(template_name)
+        if tmpl is None or tmpl.outputs is None:
+            return {}
+        return {
+            out.name: as_param(out.value_from.default)
+            for out in tmpl.outputs.parameters or []
+            if out.value_from is not None and out.value_from.default is not None
+        }
+
+    def _add_aggregate_vars(
+        self, scope: dict[str, Any], prefix: str, group: NodeView | None, children: list[NodeView]
+    ) -> None:
         if group is not None:
             scope[f"{prefix}.status"] = group.phase
             scope[f"{prefix}.phase"] = group.phase
             scope[f"{prefix}.id"] = group.id
-        results = [c.outputs.result for c in children if c.outputs is not None and c.outputs.result is not None]
+        results = [
+            c.outputs.result
+            for c in children
+            if c.outputs is not None and c.outputs.result is not None
+        ]
         scope[f"{prefix}.outputs.result"] = json.dumps([_jsonish(r) for r in results])
-        param_maps = [dict(c.outputs.parameters) for c in children
-                      if c.outputs is not None and c.outputs.parameters]
+        param_maps = [
+            dict(c.outputs.parameters)
+            for c in children
+            if c.outputs is not None and c.outputs.parameters
+        ]
         scope[f"{prefix}.outputs.parameters"] = json.dumps(param_maps)
         keys: list[str] = []
         for m in param_maps:
@@ -1323,9 +1750,13 @@ class Operator:
                 if k not in keys:
                     keys.append(k)
         for k in keys:
-            scope[f"{prefix}.outputs.parameters.{k}"] = json.dumps([m[k] for m in param_maps if k in m])
+            scope[f"{prefix}.outputs.parameters.{k}"] = json.dumps(
+                [m[k] for m in param_maps if k in m]
+            )
 
-    def _steps_scope(self, steps_node: NodeView, tmpl: Template, inputs: dict[str, str]) -> dict[str, Any]:
+    def _steps_scope(
+        self, steps_node: NodeView, tmpl: Template, inputs: dict[str, str]
+    ) -> dict[str, Any]:
         scope = self._global_scope()
         for k, v in inputs.items():
             scope[f"inputs.parameters.{k}"] = v
@@ -1338,14 +1769,23 @@ class Operator:
                 node = self.view.node(base)
                 if node is not None:
                     self._add_node_vars(scope, f"steps.{step.name}", node)
-                elif step.with_items is not None or step.with_param is not None or step.with_sequence is not None:
-                    children = [self.view.nodes[c] for c in gnode.children
-                                if self.view.nodes[c].name.startswith(base + "(")]
+                elif (
+                    step.with_items is not None
+                    or step.with_param is not None
+                    or step.with_sequence is not None
+                ):
+                    children = [
+                        self.view.nodes[c]
+                        for c in gnode.children
+                        if self.view.nodes[c].name.startswith(base + "(")
+                    ]
                     if children:
                         self._add_aggregate_vars(scope, f"steps.{step.name}", None, children)
         return scope
 
-    def _dag_scope(self, dag_node: NodeView, tmpl: Template, inputs: dict[str, str]) -> dict[str, Any]:
+    def _dag_scope(
+        self, dag_node: NodeView, tmpl: Template, inputs: dict[str, str]
+    ) -> dict[str, Any]:
         scope = self._global_scope()
         for k, v in inputs.items():
             scope[f"inputs.parameters.{k}"] = v
@@ -1388,10 +1828,36 @@ class Operator:
             return args
         for p in arguments.parameters or []:
             if p.value is not None:
-                args[p.name] = self._render_strict(as_param(p.value), scope)
+                try:
+                    args[p.name] = self._render_strict(as_param(p.value), scope)
+                except ExpressionError:
+                    if self._refs_never_ran(as_param(p.value), scope):
+                        # Argo: a reference to an output of a Skipped/Omitted node leaves the
+                        # argument unset, so the consumer's input default applies (or the
+                        # consumer errors for want of the parameter).
+                        continue
+                    raise
             elif getattr(p, "value_from", None) is not None and p.value_from.default is not None:
                 args[p.name] = as_param(p.value_from.default)
         return args
+
+    def _refs_never_ran(self, text: str, scope: Mapping[str, Any]) -> bool:
+        """True when every unresolved `steps.X.outputs…`/`tasks.X.outputs…` reference in `text`
+        names a node that was Skipped or Omitted."""
+        missing = [
+            r
+            for r in template_references(text)
+            if r.startswith(_REF_PREFIXES) and _lookup(scope, r) is None
+        ]
+        if not missing:
+            return False
+        for ref in missing:
+            parts = ref.split(".")
+            if len(parts) < 3 or parts[0] not in ("steps", "tasks") or parts[2] != "outputs":
+                return False
+            if scope.get(f"{parts[0]}.{parts[1]}.status") not in (SKIPPED, OMITTED):
+                return False
+        return True
 
     # ------------------------------------------------------------------ rendering
 
@@ -1435,8 +1901,18 @@ class _DepInfo:
 
 
 def _kind(tmpl: Template) -> str:
-    for kind in ("container", "script", "steps", "dag", "resource", "suspend", "http", "data",
-                 "plugin", "container_set"):
+    for kind in (
+        "container",
+        "script",
+        "steps",
+        "dag",
+        "resource",
+        "suspend",
+        "http",
+        "data",
+        "plugin",
+        "container_set",
+    ):
         if getattr(tmpl, kind, None) is not None:
             return kind
     return "unknown"

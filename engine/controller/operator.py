@@ -66,17 +66,6 @@ MAX_OUTPUT_CHARS = 256 * 1024
 _REF_PREFIXES = ("steps.", "tasks.", "inputs.", "item", "workflow.", "retries", "exitHandlers.")
 _RETRY_CHILD = re.compile(r"\((\d+)\)$")
 
-#: Host-process executors cannot read an image's ENTRYPOINT/CMD. For the Argo test images the
-#: examples rely on, a container without `command` runs what the image would: ENTRYPOINT (+ args),
-#: or CMD when there are no args either. The docker executor uses the real image instead.
-_IMAGE_ENTRYPOINT: dict[str, list[str]] = {"argoproj/argosay:v2": ["argosay"]}
-_IMAGE_CMD: dict[str, list[str]] = {
-    "argoproj/argosay:v1": ["cowsay"],
-    "docker/whalesay": ["cowsay"],
-    "docker/whalesay:latest": ["cowsay"],
-}
-
-
 @dataclass
 class Decision:
     """What one reconcile decided: events to append (already applied to the view), then work."""
@@ -758,10 +747,6 @@ class Operator:
         command = [r(c) for c in body.command or []]
         args = [r(a) for a in body.args or []]
         image = r(body.image or "")
-        if not command and tmpl.script is None and self.view.executor != "docker":
-            command = list(_IMAGE_ENTRYPOINT.get(image, []))
-            if not command and not args:
-                command = list(_IMAGE_CMD.get(image, []))
         if tmpl.script is not None and not command:
             command = ["sh"]
         return Job(

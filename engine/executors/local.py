@@ -3,8 +3,9 @@
 How it differs from Argo, where every step is a container in a pod:
 
 - `image` is noted, never pulled; `command`/`args` run on the host, resolved against the job's
-  `PATH`. A missing or non-executable command is a JobResult with phase Error and a Go-style
-  message (`exec: "foo": executable file not found in $PATH`), as Argo reports it.
+  `PATH`. A missing or non-executable command fails the step as it would in a container
+  (exit code 127 or 126) with a Go-style message (`exec: "foo": executable file not found in
+  $PATH`). A `container` without `command` runs its image's known default (`IMAGE_ENTRYPOINT`).
 - There is no private filesystem. The working directory is `job.working_dir` when that directory
   exists on the host, otherwise a fresh per-job directory under the executor's temp dir. Absolute
   output paths (`/tmp/out.txt`) are shared by every job on the host, so parallel jobs writing the
@@ -139,14 +140,17 @@ class LocalExecutor:
                     script = _write_script(self._tmp, job.source)
                     argv = [*(job.command or ["sh"]), script, *job.args]
                 else:
-                    argv = [*job.command, *job.args]
+                    argv = [*(job.command or image_default_command(job)), *job.args]
             except OSError as exc:
                 return JobResult(phase="Error", message=f"cannot prepare the job: {exc}")
             if not argv:
                 return JobResult(phase="Error", message="no command")
             exe, problem = _resolve(argv[0], env.get("PATH", ""), cwd)
             if exe is None:
-                return JobResult(phase="Error", message=problem)
+                # As in a container (Docker's init, Argo): the main program could not be
+                # executed, so the step failed with the shell's exit code for it.
+                code = 127 if "not found" in problem else 126
+                return JobResult(phase="Failed", exit_code=code, message=problem)
             return await self._execute(job, [exe, *argv[1:]], env, cwd)
         finally:
             if script is not None:
@@ -180,7 +184,9 @@ class LocalExecutor:
             if not _looks_executable(command):
                 # setpriv uses execvp, which would run such a file with /bin/sh; execve (Argo,
                 # and the other modes) refuses it.
-                return JobResult(phase="Error", message=f'exec: "{command}": exec format error')
+                return JobResult(
+                    phase="Failed", exit_code=126, message=f'exec: "{command}": exec format error'
+                )
             argv = [self._setpriv, "--pdeathsig", "KILL", "--", *argv]
         elif self.pdeathsig_mode == "preexec":
             preexec = _pdeathsig_preexec(os.getpid())
@@ -203,9 +209,13 @@ class LocalExecutor:
                     preexec_fn=preexec,
                 )
             except OSError as exc:
-                return JobResult(phase="Error", message=f'exec: "{command}": {exc.strerror or exc}')
+                return JobResult(
+                    phase="Failed",
+                    exit_code=126,
+                    message=f'exec: "{command}": {exc.strerror or exc}',
+                )
             except subprocess.SubprocessError as exc:  # the preexec_fn failed
-                return JobResult(phase="Error", message=f'exec: "{command}": {exc}')
+                return JobResult(phase="Failed", exit_code=126, message=f'exec: "{command}": {exc}')
             finally:
                 os.close(out_w)
                 os.close(err_w)
@@ -347,6 +357,25 @@ def _write_script(directory: str, source: str) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(source)
     return path
+
+
+#: A host process cannot read an image's ENTRYPOINT/CMD. For the Argo test images the examples
+#: rely on, a container without `command` runs what the image would: its ENTRYPOINT (then the
+#: args), or its CMD when there are no args either. (The Docker executor uses the real image.)
+IMAGE_ENTRYPOINT: dict[str, list[str]] = {"argoproj/argosay:v2": ["argosay"]}
+IMAGE_CMD: dict[str, list[str]] = {
+    "argoproj/argosay:v1": ["cowsay"],
+    "docker/whalesay": ["cowsay"],
+    "docker/whalesay:latest": ["cowsay"],
+}
+
+
+def image_default_command(job: Job) -> list[str]:
+    """What the job's image would run when the template gives no `command`."""
+    command = IMAGE_ENTRYPOINT.get(job.image, [])
+    if not command and not job.args:
+        command = IMAGE_CMD.get(job.image, [])
+    return list(command)
 
 
 def _resolve(command: str, path: str, cwd: str) -> tuple[str | None, str]:
@@ -531,10 +560,13 @@ def kill_workflow_leftovers(workflow_uid: str, keep: Collection[str] = ()) -> in
     in `keep`: one scan of /proc. Returns how many live processes were found."""
     prefix = f"{workflow_uid}:".encode()
     spared = {k.encode() for k in keep}
-    return _kill([
-        pid for pid, value in _scan(_KEY_VAR)
-        if value.startswith(prefix) and value not in spared and not _zombie(pid)
-    ])
+    return _kill(
+        [
+            pid
+            for pid, value in _scan(_KEY_VAR)
+            if value.startswith(prefix) and value not in spared and not _zombie(pid)
+        ]
+    )
 
 
 def _kill(found: list[int]) -> int:

@@ -161,15 +161,20 @@ async def test_output_parameters_are_read_after_failure(ex: LocalExecutor) -> No
 
 
 async def test_command_not_found(ex: LocalExecutor, tmp_path: Path) -> None:
+    # As in a container: the step fails with the shell's code (127 not found, 126 not runnable).
     r = await ex.run(make_job(command=["exitflow-no-such-command"], args=["x"]))
-    assert r.phase == "Error"
+    assert (r.phase, r.exit_code) == ("Failed", 127)
     assert r.message == 'exec: "exitflow-no-such-command": executable file not found in $PATH'
     r = await ex.run(make_job(command=["./missing"], working_dir=str(tmp_path)))
-    assert r.phase == "Error" and '"./missing"' in r.message
+    assert r.phase == "Failed" and '"./missing"' in r.message
     plain = tmp_path / "plain.txt"
     plain.write_text("echo hi\n")
     r = await ex.run(make_job(command=[str(plain)]))
-    assert (r.phase, r.message) == ("Error", f'exec: "{plain}": permission denied')
+    assert (r.phase, r.exit_code, r.message) == (
+        "Failed",
+        126,
+        f'exec: "{plain}": permission denied',
+    )
 
 
 @pytest.mark.parametrize("mode", ["setpriv", "preexec", "off"])
@@ -180,7 +185,7 @@ async def test_exec_format_error(mode: str, tmp_path: Path) -> None:
     script.chmod(0o755)
     r = await ex.run(make_job(command=[str(script)]))
     await ex.aclose()
-    assert (r.phase, r.stdout) == ("Error", b"")
+    assert (r.phase, r.exit_code, r.stdout) == ("Failed", 126, b"")
     assert r.message.lower() == f'exec: "{script}": exec format error'
 
 

@@ -63,6 +63,7 @@ ROLE_EXIT = "exit"
 ROLE_HOOK = "hook"
 
 MAX_OUTPUT_CHARS = 256 * 1024
+NETWORK_ANNOTATION = "exitflow.io/network"
 _REF_PREFIXES = ("steps.", "tasks.", "inputs.", "item", "workflow.", "retries", "exitHandlers.")
 _RETRY_CHILD = re.compile(r"\((\d+)\)$")
 
@@ -765,12 +766,22 @@ class Operator:
             source=source,
             output_paths=output_paths,
             deadline=self._job_deadline(node, work),
+            network_mode=self._network_mode(tmpl),
             deadline_message=(
                 "Step exceeded its deadline"
                 if tmpl.timeout is None and tmpl.active_deadline_seconds is None
                 else "Pod was active on the node longer than the specified deadline"
             ),
         )
+
+    def _network_mode(self, tmpl: Template) -> str:
+        """Containers get no network unless the template asks (annotation
+        `exitflow.io/network: bridge|host|<network>`) or the workflow sets `hostNetwork`."""
+        annotations = tmpl.metadata.annotations if tmpl.metadata is not None else {}
+        asked = annotations.get(NETWORK_ANNOTATION)
+        if asked:
+            return asked
+        return "host" if self.spec.host_network else "none"
 
     def _pod_scope(self, work: _PodWork, node: NodeView) -> dict[str, Any]:
         scope = self._global_scope()

@@ -657,7 +657,6 @@ def ignored_features(wf: Workflow) -> list[str]:
         "artifact_repository_ref",
         "artifact_gc",
         "image_pull_secrets",
-        "host_network",
         "host_aliases",
         "dns_policy",
         "dns_config",

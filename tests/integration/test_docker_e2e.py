@@ -592,3 +592,41 @@ def test_doctor(tmp_path: Path) -> None:
     assert "no Docker daemon" in res.stdout
     # A workflow file that does not exist is bad input.
     assert exitflow("doctor", "--images", str(tmp_path / "nope.yaml")).code == 2
+
+
+NETWORK_WORKFLOW = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: NAME
+  annotations:
+    exitflow.io/executor: docker
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: isolated, template: isolated}
+      - {name: host, template: host}
+  - name: isolated
+    container:
+      image: alpine:3.7
+      command: [sh, -c, "ls /sys/class/net"]
+  - name: host
+    metadata:
+      annotations:
+        exitflow.io/network: host
+    container:
+      image: alpine:3.7
+      command: [sh, -c, "ls /sys/class/net"]
+"""
+
+
+def test_network_mode_from_template_annotation(tmp_path: Path) -> None:
+    _name, file = write(tmp_path, NETWORK_WORKFLOW)
+    res = exitflow("run", str(file), "--db", str(tmp_path / "x.db"), "-o", "json")
+    assert res.code == 0, res.stderr
+    outputs = {n["displayName"]: n.get("outputs", {}).get("result", "")
+               for n in res.json()["status"]["nodes"].values()}
+    assert outputs["isolated"].split() == ["lo"]
+    assert set(outputs["host"].split()) > {"lo"}

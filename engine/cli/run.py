@@ -14,6 +14,7 @@ from ..api import open_store, parse_parameters, prepare, read_workflow_file
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
+from ..events import WorkflowSubmitted
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
@@ -42,8 +43,8 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-async def _submit(db: str, file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: SqliteStore) -> tuple[str, str]:
+def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
+    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
     text = read_workflow_file(file)
     workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
@@ -55,6 +56,12 @@ async def _submit(db: str, file: str, parameters: tuple[str, ...], executor: str
         import msgspec
 
         submitted = msgspec.structs.replace(submitted, executor=chosen)
+    return submitted
+
+
+async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
+                  store: SqliteStore) -> tuple[str, str]:
+    submitted = _submission(file, parameters, executor)
     await store.create_workflow(submitted)
     return submitted.uid, submitted.name
 
@@ -93,12 +100,12 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
+        submitted = _submission(file, parameters, executor)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
-            text_exec = executor
-            if text_exec:
-                await pool.get(text_exec)
-        uid, _name = await _submit(path, file, parameters, executor, store)
+            await pool.get(submitted.executor)
+        await store.create_workflow(submitted)
+        uid = submitted.uid
         if busy:
             view = await wait_finished(store, uid)
         else:
@@ -129,7 +136,7 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
     path = resolve_db(db)
     store = await open_store(path)
     try:
-        uid, name = await _submit(path, file, parameters, executor, store)
+        uid, name = await _submit(file, parameters, executor, store)
         if not wait:
             if output == "json":
                 from ..api import load_view

@@ -129,7 +129,7 @@ async def replay(name: str, db: str | None, at: str | None, step: bool,
             terminal.json(workflow_json(view))
             return
         terminal.line(_step_header(seq, len(events), events[seq - 1], view))
-        terminal.workflow(view)
+        terminal.workflow(view, now=events[seq - 1].ts)
         return
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and output is None
     for n, view in walk(events, seq):
@@ -137,7 +137,7 @@ async def replay(name: str, db: str | None, at: str | None, step: bool,
             sys.stdout.write(json.dumps(workflow_json(view)) + "\n")
             continue
         terminal.line(_step_header(n, len(events), events[n - 1], view))
-        terminal.out.print(render_workflow(view))
+        terminal.out.print(render_workflow(view, now=events[n - 1].ts))
         if interactive and n < len(events):
             answer = click.prompt("Enter: next event, q: quit", default="",
                                   show_default=False)

@@ -33,6 +33,9 @@ _HIDDEN = {"StepGroup", "TaskGroup"}
 class Terminal:
     def __init__(self) -> None:
         self.out = Console(highlight=False, soft_wrap=True)
+        if not self.out.is_terminal:
+            # Piped output is read by programs and people alike: never cut names to 80 columns.
+            self.out = Console(highlight=False, soft_wrap=True, width=240)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @property
@@ -54,8 +57,8 @@ class Terminal:
     def note(self, message: str) -> None:
         self.err.print(Text(message, style="dim"))
 
-    def workflow(self, view: WorkflowView) -> None:
-        self.out.print(render_workflow(view))
+    def workflow(self, view: WorkflowView, *, now: float | None = None) -> None:
+        self.out.print(render_workflow(view, now=now))
 
     def table(self, table: Table) -> None:
         self.out.print(table)
@@ -92,10 +95,14 @@ class LiveProgress:
         self._live.update(render_workflow(view))
 
 
-def _duration(start: float | None, end: float | None) -> str:
+def _duration(start: float | None, end: float | None, now: float | None = None) -> str:
     if start is None:
         return ""
-    seconds = (end if end is not None else time.time()) - start
+    if end is None:
+        end = now if now is not None else time.time()
+    seconds = end - start
+    if seconds < 1:
+        return f"{max(seconds, 0.0) * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -105,7 +112,7 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _label(node: NodeView) -> Text:
+def _label(node: NodeView, now: float | None = None) -> Text:
     icon, style = PHASE_STYLE.get(node.phase, ("?", ""))
     text = Text()
     text.append(f"{icon} ", style=style)
@@ -113,7 +120,7 @@ def _label(node: NodeView) -> Text:
     if node.template_name and node.type != "Skipped":
         text.append(f"  {node.template_name}", style="dim")
     text.append(f"  {node.phase}", style=style)
-    dur = _duration(node.started_at, node.finished_at)
+    dur = _duration(node.started_at, node.finished_at, now)
     if dur:
         text.append(f"  {dur}", style="dim")
     if node.attempt > 1:
@@ -123,7 +130,9 @@ def _label(node: NodeView) -> Text:
     return text
 
 
-def render_workflow(view: WorkflowView) -> Group:
+def render_workflow(view: WorkflowView, *, now: float | None = None) -> Group:
+    """The run as a header and a tree; unfinished durations run to `now` (default: the wall
+    clock; a replay passes the time of the event it stands at)."""
     icon, style = PHASE_STYLE.get(view.phase, ("?", ""))
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
@@ -135,7 +144,7 @@ def render_workflow(view: WorkflowView) -> Group:
         header.add_row("Message:", view.message)
     if view.parameters:
         header.add_row("Parameters:", ", ".join(f"{k}={v}" for k, v in view.parameters.items()))
-    header.add_row("Duration:", _duration(view.started_at, view.finished_at))
+    header.add_row("Duration:", _duration(view.started_at, view.finished_at, now))
 
     roots = [n for n in view.nodes.values() if n.parent_id is None]
     tree = Tree(Text("STEP", style="bold"), guide_style="dim")
@@ -145,7 +154,7 @@ def render_workflow(view: WorkflowView) -> Group:
             for cid in node.children:
                 add(branch, view.nodes[cid])
             return
-        sub = branch.add(_label(node))
+        sub = branch.add(_label(node, now))
         for cid in node.children:
             add(sub, view.nodes[cid])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
@@ -20,10 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
-from ..executors.docker import DoctorReport, default_url
-from ..executors.docker import doctor as check_daemon
 from ..spec import Template, load_file
 from ._app import run_async, terminal
+
+if TYPE_CHECKING:
+    # Imported inside `doctor`: aiodocker/aiohttp cost ~120 ms, on every CLI start otherwise.
+    # (msgspec resolves DoctorResult's annotations only to decode, never done here.)
+    from ..executors.docker import DoctorReport
 
 __all__ = ["COMMANDS", "DoctorResult", "doctor", "images_of", "workflow_images"]
 
@@ -108,6 +112,9 @@ def workflow_images(paths: Iterable[str]) -> tuple[dict[str, list[str]], dict[st
 async def doctor(ctx: click.Context, files: tuple[str, ...], url: str | None, timeout: float,
                  output: str | None) -> None:
     """Check the Docker executor can run: daemon reachable, images present (exit 0 / 1)."""
+    from ..executors.docker import default_url
+    from ..executors.docker import doctor as check_daemon
+
     paths = list(files) or ([str(EXAMPLES_DIR)] if EXAMPLES_DIR.is_dir() else [])
     images, templated = workflow_images(paths)
     report = await check_daemon(sorted(images), url=url or default_url(), timeout=timeout)

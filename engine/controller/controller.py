@@ -34,7 +34,7 @@ from ..state.fold import fold
 from ..state.view import WorkflowView
 from ..store.base import EventStore
 from .pool import ExecutorPool
-from .runner import Clock, WorkflowRunner
+from .runner import Clock, RecoveryGate, WorkflowRunner
 
 COMMANDS = ("Stop", "Terminate")
 
@@ -74,6 +74,8 @@ class Controller:
         self._stop_serving = anyio.Event()
         self._fenced: FencedError | None = None
         self._scope: anyio.CancelScope | None = None
+        #: Shared by every runner: recovery's executor calls take turns (see RecoveryGate).
+        self._gate = RecoveryGate()
 
     # ------------------------------------------------------------------ one run
 
@@ -95,7 +97,13 @@ class Controller:
             return view
         executor = await self.executors.get(view.executor)
         runner = WorkflowRunner(
-            self.store, executor, view, workflow, clock=self.clock, on_change=self.on_change
+            self.store,
+            executor,
+            view,
+            workflow,
+            clock=self.clock,
+            on_change=self.on_change,
+            gate=self._gate,
         )
         self.runners[uid] = runner
         for command in self._early.pop(uid, []):

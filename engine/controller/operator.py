@@ -13,6 +13,7 @@ the durable log ends. Times used for deadlines, timeouts and backoff come from l
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -45,7 +46,8 @@ from ..events import (
 from ..executors.base import Job, JobResult
 from ..expr import evaluate_bool, parse, render, template_references
 from ..expr.depends import dependencies_to_depends, parse_depends
-from ..naming import as_param, idempotency_key, item_label, node_id, rfc3339
+from ..naming import as_param, idempotency_key, item_label, node_id
+from ..naming import rfc3339 as _rfc3339
 from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
@@ -66,6 +68,15 @@ MAX_OUTPUT_CHARS = 256 * 1024
 NETWORK_ANNOTATION = "exitflow.io/network"
 _REF_PREFIXES = ("steps.", "tasks.", "inputs.", "item", "workflow.", "retries", "exitHandlers.")
 _RETRY_CHILD = re.compile(r"\((\d+)\)$")
+#: An empty scope, for walks whose steps/tasks read no variables (see `_needs_scope`).
+_NO_SCOPE: Mapping[str, Any] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def rfc3339(ts: float | None) -> str | None:
+    """`naming.rfc3339`, memoised: a steps scope formats the times of every earlier step."""
+    return _rfc3339(ts)
+
 
 @dataclass
 class Decision:
@@ -119,6 +130,8 @@ class Operator:
         self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
         self._depends_cache: dict[tuple[str, str], Any] = {}
         self._pods: dict[str, _PodWork] = {}
+        #: node id -> (work, (attempt, start), job) of the last job built for that node.
+        self._built: dict[str, tuple[_PodWork, tuple[int, float], Job]] = {}
         self.now = 0.0
         self.decision = Decision()
 
@@ -233,10 +246,11 @@ class Operator:
         result_text = stdout[:-1] if stdout.endswith("\n") else stdout
         phase, message = result.phase, result.message
         params: dict[str, str] = {}
-        if work is not None:
+        declared = work.template.outputs.parameters if work and work.template.outputs else []
+        if work is not None and declared:
             scope = self._pod_scope(work, node)
             scope["outputs.result"] = result_text
-            for out in work.template.outputs.parameters if work.template.outputs else []:
+            for out in declared:
                 value: str | None = None
                 vf = out.value_from
                 if vf is not None and vf.path:
@@ -323,6 +337,8 @@ class Operator:
         deadline = self._deadline()
         if deadline is not None and self.now < deadline and self.view.exit_status is None:
             self.decision.wake(deadline)
+        if self.view.shutdown is None and (deadline is None or self.now < deadline):
+            return  # `_blocked_reason` is None for every node: nothing to stop
         for node in list(self.view.nodes.values()):
             if node.type != POD or node.fulfilled:
                 continue
@@ -445,7 +461,8 @@ class Operator:
             return self._execute(
                 name, tmpl, template_name, {}, parent=None, ctx=ctx, display_name=display
             )
-        scope = self._exit_scope()
+        reads_scope = bool(when) or (arguments is not None and bool(arguments.parameters))
+        scope = self._exit_scope() if reads_scope else _NO_SCOPE
         if tmpl is None:
             return self._init_node(
                 name,
@@ -710,10 +727,10 @@ class Operator:
         start = node.started_at if node.started_at is not None else self.now
         limits: list[float] = []
         tmpl = work.template
-        scope = {f"inputs.parameters.{k}": v for k, v in work.inputs.items()}
         for raw in (tmpl.timeout, tmpl.active_deadline_seconds):
             if raw is None:
                 continue
+            scope = {f"inputs.parameters.{k}": v for k, v in work.inputs.items()}
             text = self._render_lenient(str(raw), scope)
             try:
                 limits.append(start + parse_duration(text))
@@ -726,13 +743,29 @@ class Operator:
         return min(limits) if limits else None
 
     def _build_job(self, node: NodeView, work: _PodWork) -> Job:
+        # A Job depends on the node only through its attempt and start time (the rest is the
+        # work's and the workflow's): the one built when the node was created is reused by
+        # `job_for` right after (half the jobs built per Pod).
+        key = (max(node.attempt, 1), node.started_at if node.started_at is not None else self.now)
+        cached = self._built.get(node.id)
+        if cached is not None and cached[0] is work and cached[1] == key:
+            return cached[2]
+        job = self._make_job(node, work)
+        self._built[node.id] = (work, key, job)
+        return job
+
+    def _make_job(self, node: NodeView, work: _PodWork) -> Job:
         tmpl = work.template
         body = tmpl.container if tmpl.container is not None else tmpl.script
         assert body is not None
-        scope = self._pod_scope(work, node)
+        scopes: list[dict[str, Any]] = []
 
         def r(text: str) -> str:
-            return self._render_strict(text, scope)
+            if "{{" not in text:
+                return text
+            if not scopes:
+                scopes.append(self._pod_scope(work, node))
+            return self._render_strict(text, scopes[0])
 
         env: dict[str, str] = {}
         for var in body.env or []:
@@ -971,8 +1004,10 @@ class Operator:
                 self._finish(node, FAILED, gnode.message)
                 return node
             group_parent = gnode
-        scope = self._steps_scope(node, tmpl, inputs)
-        self._finish(node, SUCCEEDED, "", self._template_outputs(tmpl, scope))
+        outputs = None
+        if tmpl.outputs is not None and tmpl.outputs.parameters:
+            outputs = self._template_outputs(tmpl, self._steps_scope(node, tmpl, inputs))
+        self._finish(node, SUCCEEDED, "", outputs)
         return node
 
     def _execute_step_group(
@@ -1000,7 +1035,11 @@ class Operator:
                 ctx=ctx,
             )
             self._start(gnode)
-        scope = self._steps_scope(steps_node, tmpl, inputs)
+        scope = (
+            self._steps_scope(steps_node, tmpl, inputs)
+            if any(_needs_scope(step) for step in group)
+            else _NO_SCOPE
+        )
         all_done = True
         failed: list[NodeView] = []
         fail_fast = tmpl.fail_fast is True
@@ -1092,7 +1131,7 @@ class Operator:
         name: str,
         display: str,
         step: Any,
-        scope: dict[str, Any],
+        scope: Mapping[str, Any],
         *,
         parent: NodeView,
         ctx: _Ctx,
@@ -1170,17 +1209,21 @@ class Operator:
         child: NodeView,
         cname: str,
         kind: str,
-        scope: dict[str, Any],
+        scope: Mapping[str, Any],
         parent: NodeView,
         ctx: _Ctx,
     ) -> bool:
         """Run a step's or task's hooks; True when every triggered hook is fulfilled."""
+        if not step.hooks and not getattr(step, "on_exit", None):
+            return True  # (most steps: no hooks to run)
         done = True
         hooks = dict(getattr(step, "hooks", None) or {})
         exit_hook: Any = hooks.pop("exit", None)
         on_exit = getattr(step, "on_exit", None)
-        self_scope = dict(scope)
-        self._add_node_vars(self_scope, f"{kind}.{step.name}", child)
+        self_scope: dict[str, Any] = {}
+        if hooks or exit_hook is not None:
+            self_scope = dict(scope)
+            self._add_node_vars(self_scope, f"{kind}.{step.name}", child)
         for hook_name, hook in hooks.items():
             if not hook.expression:
                 continue
@@ -1242,7 +1285,7 @@ class Operator:
         name: str,
         display: str,
         hook: Any,
-        scope: dict[str, Any],
+        scope: Mapping[str, Any],
         *,
         parent: NodeView | None,
         ctx: _Ctx,
@@ -1310,9 +1353,8 @@ class Operator:
         child_ctx = _Ctx(node.id, ctx.role)
         tasks = {t.name: t for t in dag.tasks}
         deps = {t.name: self._task_dependencies(template_name, t, tasks) for t in dag.tasks}
-        base_scope = self._dag_scope(node, tmpl, inputs)
         if dag.target:
-            targets = self._render_lenient(dag.target, base_scope).split()
+            targets = self._render_lenient(dag.target, self._dag_scope(node, tmpl, inputs)).split()
         else:
             depended = {d for ds in deps.values() for d in ds}
             targets = [t.name for t in dag.tasks if t.name not in depended]
@@ -1325,18 +1367,21 @@ class Operator:
                 return False
             return self._task_hooks_settled(tasks[task_name], tnode, name)
 
+        base_scope: Mapping[str, Any] | None = None
         scope_seq = self.view.seq
         for task in dag.tasks:
             if task.name not in relevant:
                 continue
             tname = f"{name}.{task.name}"
             tnode = self.view.node(tname)
-            if self.view.seq != scope_seq:
-                # Tasks decided earlier in this pass (e.g. a Skipped producer) are visible to
-                # the ones after them.
-                base_scope = self._dag_scope(node, tmpl, inputs)
-                scope_seq = self.view.seq
-            scope = base_scope
+            scope = _NO_SCOPE
+            if _needs_scope(task):
+                if base_scope is None or self.view.seq != scope_seq:
+                    # Tasks decided earlier in this pass (e.g. a Skipped producer) are visible
+                    # to the ones after them.
+                    base_scope = self._dag_scope(node, tmpl, inputs)
+                    scope_seq = self.view.seq
+                scope = base_scope
             if tnode is None:
                 if not all(settled(d) for d in deps[task.name]):
                     continue
@@ -1383,8 +1428,10 @@ class Operator:
         if phase in (FAILED, ERROR):
             self._finish(node, phase, f"DAG {display_name} {phase.lower()}")
             return node
-        scope = self._dag_scope(node, tmpl, inputs)
-        self._finish(node, SUCCEEDED, "", self._template_outputs(tmpl, scope))
+        outputs = None
+        if tmpl.outputs is not None and tmpl.outputs.parameters:
+            outputs = self._template_outputs(tmpl, self._dag_scope(node, tmpl, inputs))
+        self._finish(node, SUCCEEDED, "", outputs)
         return node
 
     def _task_hooks_settled(self, task: Any, tnode: NodeView, dag_name: str) -> bool:
@@ -1403,7 +1450,7 @@ class Operator:
         return True
 
     def _execute_task(
-        self, tname: str, task: Any, scope: dict[str, Any], *, parent: NodeView, ctx: _Ctx
+        self, tname: str, task: Any, scope: Mapping[str, Any], *, parent: NodeView, ctx: _Ctx
     ) -> None:
         expanded = self._expand(task, scope)
         if isinstance(expanded, str):
@@ -1571,7 +1618,7 @@ class Operator:
 
     # ------------------------------------------------------------------ loops
 
-    def _expand(self, step: Any, scope: dict[str, Any]) -> list[Any] | str | None:
+    def _expand(self, step: Any, scope: Mapping[str, Any]) -> list[Any] | str | None:
         """Items of withItems/withParam/withSequence; None when the step has no loop; a str
         describing the problem when the loop cannot be expanded."""
         if step.with_items is not None:
@@ -1797,7 +1844,7 @@ class Operator:
                 self._add_node_vars(scope, f"tasks.{task.name}", tnode)
         return scope
 
-    def _template_outputs(self, tmpl: Template, scope: dict[str, Any]) -> NodeOutputs | None:
+    def _template_outputs(self, tmpl: Template, scope: Mapping[str, Any]) -> NodeOutputs | None:
         outs = tmpl.outputs
         if outs is None or not outs.parameters:
             return None
@@ -1818,7 +1865,7 @@ class Operator:
                 params[out.name] = value
         return NodeOutputs(parameters=params)
 
-    def _resolve_arguments(self, arguments: Any, scope: dict[str, Any]) -> dict[str, str]:
+    def _resolve_arguments(self, arguments: Any, scope: Mapping[str, Any]) -> dict[str, str]:
         args: dict[str, str] = {}
         if arguments is None:
             return args
@@ -1896,7 +1943,23 @@ class _DepInfo:
         )
 
 
+#: id(template) -> (template, kind): templates are frozen and live as long as their spec; the
+#: template is kept in the value so that its id cannot be reused while cached.
+_KINDS: dict[int, tuple[Template, str]] = {}
+
+
 def _kind(tmpl: Template) -> str:
+    hit = _KINDS.get(id(tmpl))
+    if hit is not None and hit[0] is tmpl:
+        return hit[1]
+    kind = _find_kind(tmpl)
+    if len(_KINDS) > 4096:
+        _KINDS.clear()
+    _KINDS[id(tmpl)] = (tmpl, kind)
+    return kind
+
+
+def _find_kind(tmpl: Template) -> str:
     for kind in (
         "container",
         "script",
@@ -1914,6 +1977,20 @@ def _kind(tmpl: Template) -> str:
     return "unknown"
 
 
+def _needs_scope(step: Any) -> bool:
+    """Whether executing this step or task reads the variables scope it is given: loops, `when`,
+    argument parameters, hooks. Walks build a scope only when one of their steps does (an
+    O(steps) rebuild on every reconcile otherwise); the others get `_NO_SCOPE`, never read."""
+    return bool(
+        step.with_items is not None
+        or step.with_param is not None
+        or step.with_sequence is not None
+        or step.when
+        or step.arguments.parameters
+        or step.hooks
+    )
+
+
 def _continues_on(step: Any, phase: str) -> bool:
     co = getattr(step, "continue_on", None)
     if co is None:
@@ -1925,7 +2002,7 @@ def _continues_on(step: Any, phase: str) -> bool:
     return False
 
 
-def _with_item(scope: dict[str, Any], item: Any) -> dict[str, Any]:
+def _with_item(scope: Mapping[str, Any], item: Any) -> dict[str, Any]:
     out = dict(scope)
     out["item"] = as_param(item)
     if isinstance(item, dict):

@@ -24,9 +24,12 @@ same idempotency key with the next attempt number (a hand-over).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -46,6 +49,40 @@ _LOST = object()
 _SWEEP_SECONDS = 10.0
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class RecoveryGate:
+    """FIFO turns for the executor calls of recovery (re-attach, sweep), shared by every runner
+    of a controller. A turn ends when its call returns or `hold` seconds after it began,
+    whichever is first: quick calls (the local executor's /proc scans, ~1 ms) run one after
+    another instead of 100 threads round-robin on the GIL, where the first finished only when
+    nearly all had (measured: first resumed step 60-100 ms later); slow calls (a Docker
+    re-attach waits for its container) delay the next by at most `hold`."""
+
+    def __init__(self, hold: float = 0.005) -> None:
+        self._hold = hold
+        self._tail: asyncio.Future[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        prev, mine = self._tail, loop.create_future()
+        self._tail = mine
+        try:
+            if prev is not None and not prev.done():
+                await asyncio.wait([prev])  # (never cancels prev)
+            timer = loop.call_later(self._hold, _wake, mine)
+            try:
+                yield
+            finally:
+                timer.cancel()
+        finally:
+            _wake(mine)
+
+
 class WorkflowRunner:
     """Runs (or resumes) one workflow to its final phase."""
 
@@ -58,15 +95,24 @@ class WorkflowRunner:
         *,
         clock: Clock = time.time,
         on_change: Callable[[WorkflowView], None] | None = None,
+        gate: RecoveryGate | None = None,
     ) -> None:
         self.store = store
+        self._gate = gate if gate is not None else RecoveryGate()
         self.executor = executor
         self.view = view
         self.operator = Operator(view, workflow)
         self.clock = clock
         self.on_change = on_change
         self._inflight: dict[str, anyio.CancelScope] = {}
-        self._send, self._receive = anyio.create_memory_object_stream[tuple[str, Any]](math.inf)
+        #: What the jobs and commands post for the loop: (node id, result or _LOST), or ("", None)
+        #: to wake it. A deque and one future rather than a memory stream: this is the per-result
+        #: hot path (see docs/performance.md).
+        self._inbox: deque[tuple[str, Any]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        #: `executor.run_now(job)` for executors whose work completes at once (simulate): the
+        #: result is taken inline, after the append that starts the job, without a task.
+        self._run_now: Callable[[Job], JobResult] | None = getattr(executor, "run_now", None)
         self._pending_commands: list[str] = []
         #: Monotonic (anyio clock) deadline of a graceful drain, or None while running normally.
         self._drain_deadline: float | None = None
@@ -76,6 +122,9 @@ class WorkflowRunner:
         self._jobs: dict[str, Job] = {}
         self._releasing = 0
         self._released = anyio.Event()
+        #: A resumed run's sweep of leftovers (set when over) and the keys it keeps.
+        self._swept: anyio.Event | None = None
+        self._keep: set[str] = set()
 
     @property
     def draining(self) -> bool:
@@ -84,7 +133,7 @@ class WorkflowRunner:
     def request(self, command: str) -> None:
         """Ask the run to "Stop" or "Terminate"; the runner records it as an event."""
         self._pending_commands.append(command)
-        self._send.send_nowait(("", None))
+        self._post(("", None))
 
     def drain(self, grace: float) -> None:
         """Stop deciding new work; wait up to `grace` seconds for the work in flight, record its
@@ -92,7 +141,31 @@ class WorkflowRunner:
         deadline = anyio.current_time() + max(grace, 0.0)
         if self._drain_deadline is None or deadline < self._drain_deadline:
             self._drain_deadline = deadline
-        self._send.send_nowait(("", None))
+        self._post(("", None))
+
+    def _post(self, item: tuple[str, Any]) -> None:
+        self._inbox.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _next(self, timeout: float) -> None:
+        """Wait until something is in the inbox, at most `timeout` seconds."""
+        if self._inbox:
+            return
+        if timeout <= 0:
+            await asyncio.sleep(0)  # still a checkpoint: a due timer must not starve the loop
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _wake, waiter) if timeout != math.inf else None
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     async def run(self) -> WorkflowView:
         async with anyio.create_task_group() as tg:
@@ -137,13 +210,29 @@ class WorkflowRunner:
                 scope = self._inflight.pop(nid, None)
                 if scope is not None:
                     scope.cancel()
+            run_now = self._run_now
             for nid in decision.start:
                 job = self.operator.job_for(self.view.nodes[nid])
-                if job is not None and nid not in self._inflight:
+                if job is None or nid in self._inflight:
+                    continue
+                swept = self._swept
+                if swept is not None and job.idempotency_key not in self._keep:
+                    # New work: only once the sweep of a previous controller's leftovers is
+                    # over (it kills every attempt whose key is not kept).
+                    await swept.wait()
+                    self._swept = None
+                if run_now is not None:
+                    # Completes at once: the result goes to the next reconcile directly.
+                    self._jobs[nid] = job
+                    results.append((nid, run_now(job)))
+                else:
                     self._spawn(tg, job, reattach=False)
             if self.view.finished:
                 return
-            await self._wait(decision.wake_at, results, lost)
+            if results:
+                self._drain_ready(results, lost)
+            else:
+                await self._wait(decision.wake_at, results, lost)
             if self.draining:
                 # Results collected by this wait are recorded by the drain (no new decisions).
                 self._unreceived = results
@@ -151,7 +240,7 @@ class WorkflowRunner:
 
     def _recover(self, tg: TaskGroup, decision: Decision) -> None:
         """First pass over a previous controller's log: re-attach its Running pods, and sweep
-        the leftovers of every other attempt of this workflow."""
+        the leftovers of every other attempt of this workflow (new work waits for the sweep)."""
         keep: set[str] = set()
         for node in self.operator.running_pods():
             job = self.operator.job_for(node)
@@ -160,11 +249,17 @@ class WorkflowRunner:
             keep.add(job.idempotency_key)
             if node.id not in decision.start and node.id not in self._inflight:
                 self._spawn(tg, job, reattach=True)
-        tg.start_soon(self._sweep, keep)
+        self._keep = keep
+        self._swept = anyio.Event()
+        tg.start_soon(self._sweep, keep, self._swept)
 
-    async def _sweep(self, keep: set[str]) -> None:
-        with anyio.move_on_after(_SWEEP_SECONDS):
-            await self.executor.sweep(self.view.uid, keep)
+    async def _sweep(self, keep: set[str], swept: anyio.Event) -> None:
+        try:
+            with anyio.move_on_after(_SWEEP_SECONDS):
+                async with self._gate.turn():
+                    await self.executor.sweep(self.view.uid, keep)
+        finally:
+            swept.set()
 
     async def _commit_and_release(self, tg: TaskGroup, decision: Decision) -> None:
         """Append the decision, then release the work whose results it recorded. When the
@@ -193,6 +288,11 @@ class WorkflowRunner:
 
     def _release(self, tg: TaskGroup, decision: Decision) -> None:
         """Results recorded by this (durable) decision: let the executor free their work."""
+        if not self.executor.retains_work:
+            # Nothing is kept until release (the protocol's `retains_work`): no task per job.
+            for nid in decision.finished_work:
+                self._jobs.pop(nid, None)
+            return
         for nid in decision.finished_work:
             job = self._jobs.pop(nid, None)
             if job is not None:
@@ -222,9 +322,7 @@ class WorkflowRunner:
             remaining = deadline - anyio.current_time()
             if not self._inflight or remaining <= 0:
                 return
-            with anyio.move_on_after(remaining):
-                item = await self._receive.receive()
-                self._take(item, results, lost)
+            await self._next(remaining)
             self._drain_ready(results, lost)
 
     def _record(self, results: list[tuple[str, JobResult]]) -> Decision:
@@ -236,9 +334,14 @@ class WorkflowRunner:
             op.complete(nid, result)
         command = self._take_command()
         view = self.view
-        if command is not None and not view.finished and view.shutdown not in (
-            command,
-            "Terminate",
+        if (
+            command is not None
+            and not view.finished
+            and view.shutdown
+            not in (
+                command,
+                "Terminate",
+            )
         ):
             event = ShutdownRequested(ts=op.now, strategy=command)
             apply(view, event)
@@ -254,21 +357,16 @@ class WorkflowRunner:
         timeout = math.inf
         if wake_at is not None:
             timeout = max(wake_at - self.clock(), 0.0)
-        with anyio.move_on_after(timeout):
-            item = await self._receive.receive()
-            self._take(item, results, lost)
+        await self._next(timeout)
         self._drain_ready(results, lost)
 
     def _drain_ready(
         self, results: list[tuple[str, JobResult]], lost: list[tuple[str, str]]
     ) -> None:
         """Take whatever else is ready, so one decision records many results (group commit)."""
-        while True:
-            try:
-                item = self._receive.receive_nowait()
-            except anyio.WouldBlock:
-                break
-            self._take(item, results, lost)
+        inbox = self._inbox
+        while inbox:
+            self._take(inbox.popleft(), results, lost)
 
     def _take(
         self,
@@ -303,11 +401,12 @@ class WorkflowRunner:
     async def _run_job(self, job: Job, scope: anyio.CancelScope, reattach: bool) -> None:
         with scope:
             if reattach:
-                result = await self.executor.reattach(job)
+                async with self._gate.turn():
+                    result = await self.executor.reattach(job)
                 if result is None:
                     self._inflight.pop(job.node_id, None)
-                    await self._send.send((job.node_id, _LOST))
+                    self._post((job.node_id, _LOST))
                     return
             else:
                 result = await self.executor.run(job)
-            await self._send.send((job.node_id, result))
+            self._post((job.node_id, result))

@@ -100,17 +100,30 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
 
     @staticmethod
     def make_body(
-        *, gseq: int, ghash: str, created_at: float, heads: list[list[Any]],
+        *,
+        gseq: int,
+        ghash: str,
+        created_at: float,
+        heads: list[list[Any]],
         pruned: list[list[Any]],
     ) -> str:
-        data = {"created_at": created_at, "ghash": ghash, "gseq": gseq, "heads": heads,
-                "pruned": pruned}
+        data = {
+            "created_at": created_at,
+            "ghash": ghash,
+            "gseq": gseq,
+            "heads": heads,
+            "pruned": pruned,
+        }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def seal(cls, *, created_at: float, body: str, prev_hash: str) -> Checkpoint:
-        return cls(created_at=created_at, body=body, prev_hash=prev_hash,
-                   hash=chain_hash(prev_hash, body.encode()))
+        return cls(
+            created_at=created_at,
+            body=body,
+            prev_hash=prev_hash,
+            hash=chain_hash(prev_hash, body.encode()),
+        )
 
     def data(self) -> dict[str, Any]:
         out = json.loads(self.body)
@@ -194,6 +207,13 @@ class EventStore(Protocol):
 
     def iter_events_bulk(self, *, chunk_size: int = 10_000) -> AsyncIterator[GlobalEvent]:
         """Every event of every workflow in gseq order, fetched in chunks (bulk replay)."""
+        ...
+
+    def iter_event_chunks(
+        self, *, chunk_size: int = 20_000
+    ) -> AsyncIterator[list[tuple[str, AnyEvent]]]:
+        """Every event as (uid, event) in gseq order, a chunk at a time (the bulk replay path:
+        no per-event await or record object)."""
         ...
 
     async def events_since(self, gseq: int, *, limit: int = 10_000) -> list[GlobalEvent]:

@@ -173,6 +173,30 @@ class Operator:
         )
         return self.view.nodes[nid]
 
+    def _settle(
+        self,
+        name: str,
+        phase: str,
+        message: str,
+        *,
+        display_name: str,
+        template_name: str,
+        parent: NodeView | None,
+        ctx: _Ctx,
+    ) -> NodeView:
+        """A node decided without running anything (Skipped, Omitted, Error, Failed): Argo's
+        `Skipped`-type node, created directly in its final phase."""
+        return self._init_node(
+            name,
+            SKIPPED_TYPE,
+            display_name=display_name,
+            template_name=template_name,
+            parent=parent,
+            ctx=ctx,
+            phase=phase,
+            message=message,
+        )
+
     def _start(self, node: NodeView, attempt: int = 1) -> None:
         self._emit(NodeStarted(ts=self.now, node_id=node.id, attempt=attempt))
 
@@ -356,15 +380,14 @@ class Operator:
         if tmpl is None:
             node = self.view.node(name)
             if node is None:
-                node = self._init_node(
+                node = self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    f"template {entrypoint!r} not found",
                     display_name=name,
                     template_name=entrypoint,
                     parent=None,
                     ctx=_Ctx(None),
-                    phase=ERROR,
-                    message=f"template {entrypoint!r} not found",
                 )
             return node
         args = dict(self.view.parameters)
@@ -464,54 +487,50 @@ class Operator:
         reads_scope = bool(when) or (arguments is not None and bool(arguments.parameters))
         scope = self._exit_scope() if reads_scope else _NO_SCOPE
         if tmpl is None:
-            return self._init_node(
+            return self._settle(
                 name,
-                SKIPPED_TYPE,
+                ERROR,
+                f"template {template_name!r} not found",
                 display_name=display,
                 template_name=template_name,
                 parent=None,
                 ctx=ctx,
-                phase=ERROR,
-                message=f"template {template_name!r} not found",
             )
         if when:
             try:
                 ok = evaluate_bool(self._render_strict(when, scope), _nest(scope))
             except ExpressionError as e:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    str(e),
                     display_name=display,
                     template_name=template_name,
                     parent=None,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=str(e),
                 )
             if not ok:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    SKIPPED,
+                    f"when '{when}' evaluated false",
                     display_name=display,
                     template_name=template_name,
                     parent=None,
                     ctx=ctx,
-                    phase=SKIPPED,
-                    message=f"when '{when}' evaluated false",
                 )
         args = dict(self.view.parameters)
         try:
             args.update(self._resolve_arguments(arguments, scope))
         except ExpressionError as e:
-            return self._init_node(
+            return self._settle(
                 name,
-                SKIPPED_TYPE,
+                ERROR,
+                str(e),
                 display_name=display,
                 template_name=template_name,
                 parent=None,
                 ctx=ctx,
-                phase=ERROR,
-                message=str(e),
             )
         return self._execute(
             name, tmpl, template_name, args, parent=None, ctx=ctx, display_name=display
@@ -538,30 +557,28 @@ class Operator:
         if node is None:
             reason = self._blocked_reason(ctx)
             if reason is not None:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    FAILED,
+                    reason,
                     display_name=display_name,
                     template_name=template_name,
                     parent=parent,
                     ctx=ctx,
-                    phase=FAILED,
-                    message=reason,
                 )
         try:
             # An existing node keeps the inputs it was created with: the log is the truth.
             inputs = dict(node.inputs) if node is not None else self._resolve_inputs(tmpl, args)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    str(e),
                     display_name=display_name,
                     template_name=template_name,
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=str(e),
                 )
             self._finish(node, ERROR, str(e))
             return node
@@ -599,15 +616,14 @@ class Operator:
             )
         message = f"template {template_name!r}: {kind} templates are not supported by Exitflow"
         if node is None:
-            return self._init_node(
+            return self._settle(
                 name,
-                SKIPPED_TYPE,
+                ERROR,
+                message,
                 display_name=display_name,
                 template_name=template_name,
                 parent=parent,
                 ctx=ctx,
-                phase=ERROR,
-                message=message,
             )
         self._finish(node, ERROR, message)
         return node
@@ -1054,15 +1070,14 @@ class Operator:
             base = f"{gname}.{step.name}"
             if isinstance(expanded, str):  # an error while expanding
                 if self.view.node(base) is None:
-                    self._init_node(
+                    self._settle(
                         base,
-                        SKIPPED_TYPE,
+                        ERROR,
+                        expanded,
                         display_name=step.name,
                         template_name=step.template or "",
                         parent=gnode,
                         ctx=ctx,
-                        phase=ERROR,
-                        message=expanded,
                     )
                 n = self.view.nodes[node_id(self.view.name, base)]
                 if not _continues_on(step, n.phase):
@@ -1070,15 +1085,14 @@ class Operator:
                 continue
             if expanded is not None and not expanded:
                 if self.view.node(base) is None:
-                    self._init_node(
+                    self._settle(
                         base,
-                        SKIPPED_TYPE,
+                        SKIPPED,
+                        "Skipped, empty params",
                         display_name=step.name,
                         template_name=step.template or "",
                         parent=gnode,
                         ctx=ctx,
-                        phase=SKIPPED,
-                        message="Skipped, empty params",
                     )
                 continue
             items = expanded if expanded is not None else [_NO_ITEM]
@@ -1141,40 +1155,37 @@ class Operator:
         tmpl, tname = self._step_template(step)
         if node is None:
             if tmpl is None:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    f"template {tname!r} not found",
                     display_name=display,
                     template_name=tname,
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=f"template {tname!r} not found",
                 )
             if step.when:
                 try:
                     ok = evaluate_bool(self._render_strict(step.when, scope), _nest(scope))
                 except ExpressionError as e:
-                    return self._init_node(
+                    return self._settle(
                         name,
-                        SKIPPED_TYPE,
+                        ERROR,
+                        str(e),
                         display_name=display,
                         template_name=tname,
                         parent=parent,
                         ctx=ctx,
-                        phase=ERROR,
-                        message=str(e),
                     )
                 if not ok:
-                    return self._init_node(
+                    return self._settle(
                         name,
-                        SKIPPED_TYPE,
+                        SKIPPED,
+                        f"when '{step.when}' evaluated false",
                         display_name=display,
                         template_name=tname,
                         parent=parent,
                         ctx=ctx,
-                        phase=SKIPPED,
-                        message=f"when '{step.when}' evaluated false",
                     )
         if tmpl is None:
             return node
@@ -1182,15 +1193,14 @@ class Operator:
             args = self._resolve_arguments(step.arguments, scope)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    str(e),
                     display_name=display,
                     template_name=tname,
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=str(e),
                 )
             self._finish(node, ERROR, str(e))
             return node
@@ -1258,15 +1268,14 @@ class Operator:
                 if on_exit:
                     tmpl = self.templates.get(on_exit)
                     if tmpl is None:
-                        hnode = hnode or self._init_node(
+                        hnode = hnode or self._settle(
                             hname,
-                            SKIPPED_TYPE,
+                            ERROR,
+                            f"template {on_exit!r} not found",
                             display_name=display,
                             template_name=on_exit,
                             parent=parent,
                             ctx=hctx,
-                            phase=ERROR,
-                            message=f"template {on_exit!r} not found",
                         )
                     else:
                         hnode = self._execute(
@@ -1295,30 +1304,28 @@ class Operator:
         node = self.view.node(name)
         if tmpl is None:
             if node is None:
-                node = self._init_node(
+                node = self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    f"template {tname!r} not found",
                     display_name=display,
                     template_name=tname,
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=f"template {tname!r} not found",
                 )
             return node
         try:
             args = self._resolve_arguments(hook.arguments, scope)
         except ExpressionError as e:
             if node is None:
-                return self._init_node(
+                return self._settle(
                     name,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    str(e),
                     display_name=display,
                     template_name=tname,
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=str(e),
                 )
             return node
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
@@ -1391,27 +1398,25 @@ class Operator:
                         expr = self._depends(template_name, task.name, depends_text)
                         go = expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
                     except ExpressionError as e:
-                        self._init_node(
+                        self._settle(
                             tname,
-                            SKIPPED_TYPE,
+                            ERROR,
+                            str(e),
                             display_name=task.name,
                             template_name=task.template or "",
                             parent=node,
                             ctx=child_ctx,
-                            phase=ERROR,
-                            message=str(e),
                         )
                         continue
                     if not go:
-                        self._init_node(
+                        self._settle(
                             tname,
-                            SKIPPED_TYPE,
+                            OMITTED,
+                            "omitted: depends condition not met",
                             display_name=task.name,
                             template_name=task.template or "",
                             parent=node,
                             ctx=child_ctx,
-                            phase=OMITTED,
-                            message="omitted: depends condition not met",
                         )
                         continue
             if tnode is not None and tnode.fulfilled:
@@ -1455,15 +1460,14 @@ class Operator:
         expanded = self._expand(task, scope)
         if isinstance(expanded, str):
             if self.view.node(tname) is None:
-                self._init_node(
+                self._settle(
                     tname,
-                    SKIPPED_TYPE,
+                    ERROR,
+                    expanded,
                     display_name=task.name,
                     template_name=task.template or "",
                     parent=parent,
                     ctx=ctx,
-                    phase=ERROR,
-                    message=expanded,
                 )
             return
         if expanded is None:
@@ -1472,15 +1476,14 @@ class Operator:
         group = self.view.node(tname)
         if group is None:
             if not expanded:
-                self._init_node(
+                self._settle(
                     tname,
-                    SKIPPED_TYPE,
+                    SKIPPED,
+                    "Skipped, empty params",
                     display_name=task.name,
                     template_name=task.template or "",
                     parent=parent,
                     ctx=ctx,
-                    phase=SKIPPED,
-                    message="Skipped, empty params",
                 )
                 return
             group = self._init_node(

@@ -173,6 +173,32 @@ class Operator:
         )
         return self.view.nodes[nid]
 
+    def _running_node(
+        self,
+        name: str,
+        node_type: str,
+        *,
+        display_name: str,
+        template_name: str,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        inputs: Mapping[str, str],
+    ) -> NodeView:
+        """The Retry/Steps/DAG node called `name`: created and started when it is new."""
+        node = self.view.node(name)
+        if node is None:
+            node = self._init_node(
+                name,
+                node_type,
+                display_name=display_name,
+                template_name=template_name,
+                parent=parent,
+                ctx=ctx,
+                inputs=inputs,
+            )
+            self._start(node)
+        return node
+
     def _settle(
         self,
         name: str,
@@ -877,18 +903,15 @@ class Operator:
     ) -> NodeView | None:
         strategy = tmpl.retry_strategy
         assert strategy is not None
-        node = self.view.node(name)
-        if node is None:
-            node = self._init_node(
-                name,
-                RETRY,
-                display_name=display_name,
-                template_name=template_name,
-                parent=parent,
-                ctx=ctx,
-                inputs=inputs,
-            )
-            self._start(node)
+        node = self._running_node(
+            name,
+            RETRY,
+            display_name=display_name,
+            template_name=template_name,
+            parent=parent,
+            ctx=ctx,
+            inputs=inputs,
+        )
         children = [self.view.nodes[c] for c in node.children]
         if children:
             last = children[-1]
@@ -995,18 +1018,15 @@ class Operator:
         ctx: _Ctx,
         display_name: str,
     ) -> NodeView | None:
-        node = self.view.node(name)
-        if node is None:
-            node = self._init_node(
-                name,
-                STEPS,
-                display_name=display_name,
-                template_name=template_name,
-                parent=parent,
-                ctx=ctx,
-                inputs=inputs,
-            )
-            self._start(node)
+        node = self._running_node(
+            name,
+            STEPS,
+            display_name=display_name,
+            template_name=template_name,
+            parent=parent,
+            ctx=ctx,
+            inputs=inputs,
+        )
         child_ctx = _Ctx(node.id, ctx.role)
         group_parent = node
         for i, group in enumerate(tmpl.steps or []):
@@ -1345,18 +1365,15 @@ class Operator:
     ) -> NodeView | None:
         dag = tmpl.dag
         assert dag is not None
-        node = self.view.node(name)
-        if node is None:
-            node = self._init_node(
-                name,
-                DAG,
-                display_name=display_name,
-                template_name=template_name,
-                parent=parent,
-                ctx=ctx,
-                inputs=inputs,
-            )
-            self._start(node)
+        node = self._running_node(
+            name,
+            DAG,
+            display_name=display_name,
+            template_name=template_name,
+            parent=parent,
+            ctx=ctx,
+            inputs=inputs,
+        )
         child_ctx = _Ctx(node.id, ctx.role)
         tasks = {t.name: t for t in dag.tasks}
         deps = {t.name: self._task_dependencies(template_name, t, tasks) for t in dag.tasks}

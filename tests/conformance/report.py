@@ -1,12 +1,15 @@
 """Write docs/conformance.md: every Argo example, pass / fail / unsupported, and the pass rate.
 
-python -m tests.conformance.report            # runs the corpus (~2-3 minutes), writes the file
-python -m tests.conformance.report --stdout   # print instead of writing
+python -m tests.conformance.report              # runs the corpus (~2-3 minutes) with the local
+                                                # executor, then with --executor docker (~3 minutes)
+python -m tests.conformance.report --stdout     # print instead of writing
+python -m tests.conformance.report --no-docker  # local only (the Docker column says "not run")
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,7 +30,27 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(outcomes: list[Outcome]) -> str:
+def _docker_cell(o: Outcome | None) -> str:
+    if o is None:
+        return "not run"
+    if o.status == "unsupported":
+        return "unsupported"
+    return "pass" if o.passed else "**fail**"
+
+
+def render(outcomes: list[Outcome], docker: list[Outcome] | None = None) -> str:
+    """The page; `docker`: the same examples run with `--executor docker` (None: not run)."""
+    by_path = {o.example.path: o for o in docker or ()}
+    if docker is None:
+        docker_line = "Docker executor: not run (`--no-docker` or no daemon)."
+    else:
+        d_passed, d_total = pass_rate(docker)
+        d_rate = d_passed / d_total if d_total else 0.0
+        docker_line = (
+            f"**Docker executor (`--executor docker`, images from `.ci/setup-docker.sh`):"
+            f" {d_passed}/{d_total} ({d_rate:.0%}).** Failures: notes column and"
+            " `tests/conformance/test_argo_examples_docker.py`."
+        )
     passed, total = pass_rate(outcomes)
     counts = Counter(o.status for o in outcomes)
     rate = passed / total if total else 0.0
@@ -46,8 +69,10 @@ def render(outcomes: list[Outcome]) -> str:
         f" {REQUIRED_PASS_RATE:.0%}).** {counts['unsupported']} examples are not run"
         " (reasons below).",
         "",
-        "| example | result | expected | notes |",
-        "|---|---|---|---|",
+        docker_line,
+        "",
+        "| example | result | Docker | expected | notes |",
+        "|---|---|---|---|---|",
     ]
     for o in sorted(outcomes, key=lambda o: (o.example.path.count("/"), o.example.path)):
         e = o.example
@@ -61,7 +86,12 @@ def render(outcomes: list[Outcome]) -> str:
                 bits.append(KNOWN_FAILURES.get(e.path, "") or o.detail)
             bits.append(f"source: {e.source}" if e.source else "")
             notes = "; ".join(b for b in bits if b)
-        lines.append(f"| `{e.path}` | {result} | {_cell(want)} | {_cell(notes)} |")
+        d = by_path.get(e.path)
+        if d is not None and d.status == "fail" and o.passed:
+            notes = "; ".join(b for b in (notes, f"docker: {d.detail}") if b)
+        lines.append(
+            f"| `{e.path}` | {result} | {_docker_cell(d)} | {_cell(want)} | {_cell(notes)} |"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -70,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stdout", action="store_true", help="print instead of writing the file")
     parser.add_argument("--output", type=Path, default=OUT)
+    parser.add_argument("--no-docker", action="store_true", help="skip the --executor docker run")
     ns = parser.parse_args(argv)
     if not (ARGO_EXAMPLES / "INDEX.md").is_file():
         print(f"corpus not found: {ARGO_EXAMPLES}", file=sys.stderr)
@@ -81,13 +112,23 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     outcomes = run_all(EXAMPLES, progress=progress)
-    text = render(outcomes)
+    docker: list[Outcome] | None = None
+    if not ns.no_docker:
+        if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+            docker = run_all(EXAMPLES, progress=progress, executor="docker")
+        else:
+            print(
+                "no Docker daemon (bash .ci/setup-docker.sh): Docker column not run",
+                file=sys.stderr,
+            )
+    text = render(outcomes, docker)
     if ns.stdout:
         sys.stdout.write(text)
     else:
         ns.output.write_text(text, encoding="utf-8")
         passed, total = pass_rate(outcomes)
-        print(f"wrote {ns.output}: {passed}/{total}", file=sys.stderr)
+        docker_rate = "" if docker is None else " (docker: {}/{})".format(*pass_rate(docker))
+        print(f"wrote {ns.output}: {passed}/{total}{docker_rate}", file=sys.stderr)
     return 0
 
 

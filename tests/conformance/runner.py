@@ -1,12 +1,14 @@
 """Run the Argo example corpus through the real CLI, in parallel, and judge each run.
 
-Each supported example runs as `python -m engine run FILE --db <tmp> -o json` (local executor) in
-its own subprocess; a thread pool runs several at once. `tests/conformance/bin` (argosay, cowsay,
-python) is put first on PATH for those subprocesses only.
+Each supported example runs as `python -m engine run FILE --db <tmp> -o json --executor X` in
+its own subprocess; a thread pool runs several at once. With the local executor,
+`tests/conformance/bin` (argosay, cowsay, python) is put first on PATH for those subprocesses only;
+with the Docker executor the images made by `.ci/setup-docker.sh` are the stand-ins.
 
 The local executor has no private filesystem: examples that write the same absolute path (e.g.
 `/tmp/out.txt`) would overwrite each other's files, so two examples sharing such a path never run
-at the same time (one lock per path, taken in sorted order).
+at the same time (one lock per path, taken in sorted order). Containers have their own
+filesystems, so the Docker executor needs no such locks.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ BIN = Path(__file__).resolve().parent / "bin"
 #: Seconds one example may take before it counts as failed (hung).
 EXAMPLE_TIMEOUT = float(os.environ.get("EXITFLOW_CONFORMANCE_TIMEOUT", "150"))
 WORKERS = int(os.environ.get("EXITFLOW_CONFORMANCE_WORKERS", "8"))
+#: Examples run at once under the Docker executor. Most of their time is `sleep`s, so 6 workers
+#: are fine for the daemon; the corpus takes ~160s on 2 cores (~200s with 4 workers).
+DOCKER_WORKERS = int(os.environ.get("EXITFLOW_CONFORMANCE_DOCKER_WORKERS", "6"))
+EXECUTORS = ("local", "docker")
 _ABS_PATH = re.compile(r"/tmp/[A-Za-z0-9_.-]+")
 
 
@@ -106,7 +112,9 @@ def judge(example: Example, code: int, stdout: str, stderr: str) -> tuple[bool, 
     return not problems, "; ".join(problems), got_phase
 
 
-def run_example(example: Example, corpus: Path = ARGO_EXAMPLES) -> Outcome:
+def run_example(example: Example, corpus: Path = ARGO_EXAMPLES, executor: str = "local") -> Outcome:
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}")
     if not example.supported:
         return Outcome(example, "unsupported", example.unsupported or "")
     start = time.monotonic()
@@ -121,6 +129,7 @@ def run_example(example: Example, corpus: Path = ARGO_EXAMPLES) -> Outcome:
             str(Path(tmp) / "run.db"),
             "-o",
             "json",
+            *(["--executor", executor] if executor != "local" else []),
             *example.args,
         ]
         try:
@@ -149,12 +158,12 @@ def _path_locks(example: Example, corpus: Path) -> list[threading.Lock]:
         return [_locks.setdefault(p, threading.Lock()) for p in paths]
 
 
-def _run_locked(example: Example, corpus: Path) -> Outcome:
-    locks = _path_locks(example, corpus) if example.supported else []
+def _run_locked(example: Example, corpus: Path, executor: str) -> Outcome:
+    locks = _path_locks(example, corpus) if example.supported and executor == "local" else []
     for lock in locks:
         lock.acquire()
     try:
-        return run_example(example, corpus)
+        return run_example(example, corpus, executor)
     finally:
         for lock in reversed(locks):
             lock.release()
@@ -164,15 +173,20 @@ def run_all(
     examples: Iterable[Example] = EXAMPLES,
     *,
     corpus: Path = ARGO_EXAMPLES,
-    workers: int = WORKERS,
+    workers: int | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    executor: str = "local",
 ) -> list[Outcome]:
-    """Run every example (slowest first); outcomes in the order given."""
+    """Run every example (slowest first) under `executor`; outcomes in the order given.
+
+    `workers` defaults to WORKERS (local) or DOCKER_WORKERS (docker)."""
+    if workers is None:
+        workers = DOCKER_WORKERS if executor == "docker" else WORKERS
     todo = list(examples)
     order = sorted(range(len(todo)), key=lambda i: -todo[i].seconds)
     results: dict[int, Outcome] = {}
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        futures = {i: pool.submit(_run_locked, todo[i], corpus) for i in order}
+        futures = {i: pool.submit(_run_locked, todo[i], corpus, executor) for i in order}
         for i in order:
             results[i] = futures[i].result()
             if progress is not None:
@@ -186,4 +200,13 @@ def pass_rate(outcomes: Iterable[Outcome]) -> tuple[int, int]:
     return sum(o.passed for o in ran), len(ran)
 
 
-__all__ = ["EXAMPLES", "Outcome", "corpus_files", "judge", "pass_rate", "run_all", "run_example"]
+__all__ = [
+    "EXAMPLES",
+    "EXECUTORS",
+    "Outcome",
+    "corpus_files",
+    "judge",
+    "pass_rate",
+    "run_all",
+    "run_example",
+]

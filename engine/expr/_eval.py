@@ -170,7 +170,7 @@ class Evaluator:
     def predicate(self, body: Node, item: Any, index: int) -> Any:
         self.pointers.append((item, index))
         try:
-            return self.eval(body)
+            return self.visit(body)
         finally:
             self.pointers.pop()
 
@@ -185,7 +185,7 @@ class Evaluator:
 
     def run(self, node: Node) -> Any:
         try:
-            return self.eval(node)
+            return self.visit(node)
         except UnresolvedReference:
             raise
         except ExpressionError as e:
@@ -198,7 +198,7 @@ class Evaluator:
     def fail(self, message: str, node: Node) -> ExpressionError:
         return error_at(message, self.source, max(node.pos, 0))
 
-    def eval(self, node: Node, soft: bool = False) -> Any:
+    def visit(self, node: Node, soft: bool = False) -> Any:
         self.tick()
         try:
             return self._eval(node, soft)
@@ -219,7 +219,7 @@ class Evaluator:
         if isinstance(node, Member):
             return self.member(node, soft)
         if isinstance(node, Unary):
-            v = self.eval(node.operand)
+            v = self.visit(node.operand)
             if node.op == "!":
                 return not as_bool(v, "operand of '!'")
             n = as_number(v)
@@ -231,17 +231,17 @@ class Evaluator:
                 else (-n if node.op == "-" else n)
             )
         if isinstance(node, Ternary):
-            cond = as_bool(self.eval(node.cond), "condition of '?:'")
-            return self.eval(node.then if cond else node.otherwise, soft)
+            cond = as_bool(self.visit(node.cond), "condition of '?:'")
+            return self.visit(node.then if cond else node.otherwise, soft)
         if isinstance(node, Call):
             return self.call(node)
         if isinstance(node, ArrayLit | Tuple):
-            return [self.eval(x) for x in node.items]
+            return [self.visit(x) for x in node.items]
         if isinstance(node, MapLit):
             out: dict[str, Any] = {}
             for k, v in node.items:
-                key = self.eval(k)
-                out[key if isinstance(key, str) else text(key, "map key")] = self.eval(v)
+                key = self.visit(k)
+                out[key if isinstance(key, str) else text(key, "map key")] = self.visit(v)
             return out
         if isinstance(node, Pointer):
             if not self.pointers:
@@ -268,10 +268,10 @@ class Evaluator:
         )
 
     def member(self, node: Member, soft: bool) -> Any:
-        obj = self.eval(node.obj, soft)
+        obj = self.visit(node.obj, soft)
         if obj is None and (node.optional or soft):
             return None
-        key = self.eval(node.key)
+        key = self.visit(node.key)
         if isinstance(obj, Mapping):
             if isinstance(key, str) or not isinstance(key, int | float):
                 try:
@@ -298,7 +298,7 @@ class Evaluator:
         raise ExpressionError(f"cannot get {short(key)} from {type_name(obj)}")
 
     def slice(self, node: Slice) -> Any:
-        obj = self.eval(node.obj)
+        obj = self.visit(node.obj)
         if not isinstance(obj, list | tuple | str):
             raise ExpressionError(f"cannot slice {type_name(obj)}")
         bounds: list[int | None] = []
@@ -306,7 +306,7 @@ class Evaluator:
             if b is None:
                 bounds.append(None)
                 continue
-            v = as_number(self.eval(b))
+            v = as_number(self.visit(b))
             if not isinstance(v, int):
                 raise ExpressionError("slice bounds must be integers")
             bounds.append(v)
@@ -317,9 +317,9 @@ class Evaluator:
         if spec.predicate:
             pred = node.args[1]
             body = pred.body if isinstance(pred, Predicate) else pred
-            args: list[Any] = [self.eval(node.args[0]), body]
+            args: list[Any] = [self.visit(node.args[0]), body]
         else:
-            args = [self.eval(a) for a in node.args]
+            args = [self.visit(a) for a in node.args]
         try:
             return spec.impl(self, args)
         except (ExpressionError, RecursionError):
@@ -332,18 +332,18 @@ class Evaluator:
     def binary(self, node: Binary, soft: bool) -> Any:
         op = node.op
         if op == "&&":
-            return as_bool(self.eval(node.left), "left of '&&'") and as_bool(
-                self.eval(node.right), "right of '&&'"
+            return as_bool(self.visit(node.left), "left of '&&'") and as_bool(
+                self.visit(node.right), "right of '&&'"
             )
         if op == "||":
-            return as_bool(self.eval(node.left), "left of '||'") or as_bool(
-                self.eval(node.right), "right of '||'"
+            return as_bool(self.visit(node.left), "left of '||'") or as_bool(
+                self.visit(node.right), "right of '||'"
             )
         if op == "??":
-            left = self.eval(node.left, soft=True)
-            return self.eval(node.right, soft) if left is None else left
-        a = self.eval(node.left)
-        b = self.eval(node.right)
+            left = self.visit(node.left, soft=True)
+            return self.visit(node.right, soft) if left is None else left
+        a = self.visit(node.left)
+        b = self.visit(node.right)
         if op == "==":
             return equal(a, b)
         if op == "!=":

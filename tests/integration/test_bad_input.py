@@ -135,3 +135,24 @@ def test_unknown_workflow(tmp_path: Path) -> None:
     res = exitflow("get", "no-such-workflow", "--db", str(db))
     assert res.code == 2
     assert "no-such-workflow" in _assert_one_line(res.stderr)
+
+
+@pytest.mark.parametrize("how", ["flag", "annotation"])
+def test_missing_docker_daemon(tmp_path: Path, how: str) -> None:
+    wf = tmp_path / "wf.yaml"
+    text = HEADER + OK_BODY
+    args: list[str] = ["--executor", "docker"]
+    if how == "annotation":
+        text = text.replace(
+            "  generateName: bad-\n",
+            "  generateName: bad-\n  annotations:\n    exitflow.io/executor: docker\n",
+        )
+        args = []
+    wf.write_text(text)
+    db = tmp_path / "x.db"
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    res = exitflow("run", str(wf), "--db", str(db), *args, env=env)
+    assert res.code == 2, res.stderr
+    assert "Docker daemon" in _assert_one_line(res.stderr)
+    # Nothing was recorded for a run that could not start.
+    assert exitflow("list", "--db", str(db), "-o", "json").json() == []

@@ -18,24 +18,13 @@ from .expr import parse, validate_template
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
 from .state.view import WorkflowView
-from .store import SqliteStore
-from .store.base import CrashPoint
+from .store import SqliteStore, crash_point_from_env
 
 DEFAULT_DB = "exitflow.db"
 
 
 def default_db() -> str:
     return os.environ.get("EXITFLOW_DB") or DEFAULT_DB
-
-
-def crash_point_from_env() -> CrashPoint | None:
-    text = os.environ.get("EXITFLOW_CRASH_AT")
-    if not text:
-        return None
-    try:
-        return CrashPoint.parse(text)
-    except ValueError as e:
-        raise InputError(str(e)) from e
 
 
 async def open_store(

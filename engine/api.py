@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, SpecError
-from .events import WorkflowSubmitted
+from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
@@ -74,6 +74,7 @@ def prepare(
         executor=executor,
         engine_version=__version__,
         source=source,
+        rules=RULES_VERSION,
     )
     return workflow, submitted
 

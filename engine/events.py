@@ -27,6 +27,13 @@ OMITTED: Final = "Omitted"
 #: Workflow-only phase while exit handlers run [ours].
 EXIT_PHASE: Final = "ExitPhase"
 
+#: Version of the reconciler's rules. A run records the version it was submitted under
+#: (`WorkflowSubmitted.rules`) and is decided by those rules for its whole life, so recovery,
+#: replay and `verify` of a run recorded before a rule changed re-derive exactly what was recorded.
+#: Every change to what the reconciler decides is gated on `view.rules >= N` and bumps this.
+#: 1: the first wave (logs without the field). 2: Argo-exact semantics of issue 10.
+RULES_VERSION: Final = 2
+
 FULFILLED: Final = frozenset({SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED})
 COMPLETED: Final = frozenset({SUCCEEDED, FAILED, ERROR})
 
@@ -57,6 +64,8 @@ class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted
     executor: str = ""
     engine_version: str = ""
     source: str = ""
+    #: The reconciler rules this run is decided by (see RULES_VERSION); 1 for older logs.
+    rules: int = 1
 
 
 class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):

@@ -122,6 +122,7 @@ def _workflow_submitted(view: WorkflowView, event: WorkflowSubmitted) -> None:
     view.source = event.source
     view.parameters = dict(event.parameters)
     view.executor = event.executor
+    view.rules = event.rules
     view.created_at = event.ts
 
 

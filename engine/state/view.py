@@ -86,6 +86,7 @@ class WorkflowView:
         "nodes_by_name",
         "parameters",
         "phase",
+        "rules",
         "seq",
         "shutdown",
         "source",
@@ -101,6 +102,8 @@ class WorkflowView:
         self.source = ""
         self.parameters: dict[str, str] = {}
         self.executor = ""
+        #: The reconciler rules this run was submitted under (events.RULES_VERSION).
+        self.rules = 1
         self.phase = PENDING
         #: `workflow.status` once the entrypoint is done (set by WorkflowExiting).
         self.exit_status: str | None = None

@@ -8,6 +8,7 @@ Problems with `-p` parameters raise ParameterError.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,18 @@ from typing import Any
 import msgspec
 
 from engine.errors import SpecError
-from engine.expr.depends import DependsExpr, dependencies_to_depends, parse_depends
+from engine.expr.depends import DependsExpr
+from engine.spec.graph import (
+    NODE_ROOTS,
+    find_cycle,
+    forward_step_references,
+    hook_texts,
+    implied_dependencies,
+    named_references,
+    references_itself,
+    task_dependencies,
+    task_names,
+)
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
     API_VERSION,
@@ -34,7 +46,6 @@ from engine.spec.util import _kind_problem, effective_parameters, parse_duration
 __all__ = [
     "ExpressionChecker",
     "ignored_features",
-    "implied_dependencies",
     "unsupported_features",
     "validate",
 ]
@@ -48,39 +59,6 @@ NAME_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9_]*")
 #: Workflow names (Kubernetes would also refuse upper case; Argo's own e2e inputs use it).
 _K8S_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?")
 _K8S_PREFIX_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9.]*")
-
-def task_dependencies(
-    depends: str | None, dependencies: list[str] | None
-) -> DependsExpr | None:
-    """The parsed `depends` of a task (legacy `dependencies: [A, B]` means `A && B`)."""
-    text = depends if depends is not None and depends.strip() else ""
-    if not text and dependencies:
-        text = dependencies_to_depends(dependencies)
-    return parse_depends(text) if text else None
-
-
-def task_names(expr: DependsExpr) -> list[str]:
-    """The tasks a `depends` expression names, in order of first appearance."""
-    return sorted(expr.tasks(), key=lambda name: (expr.source.find(name), name))
-
-
-# `tasks.X`, `tasks["X"]`, `tasks['X']` inside a `when` ([ours]: implies a dependency on X).
-_TASK_REF = re.compile(r"""\btasks(?:\.([A-Za-z0-9_-]+)|\[\s*["']([^"']+)["']\s*\])""")
-
-
-def implied_dependencies(task: DAGTask) -> list[str]:
-    """Task names that `task` depends on: its `depends`/`dependencies` plus, **[ours]**, every
-    task referenced in its `when` (`tasks.X...`, `tasks["X"]...`). The caller filters names that
-    are not tasks of the same DAG. SpecError (no path) if `depends` is malformed."""
-    expr = task_dependencies(task.depends, task.dependencies)
-    names = task_names(expr) if expr is not None else []
-    if task.when:
-        for m in _TASK_REF.finditer(task.when):
-            name = m.group(1) or m.group(2)
-            if name not in names:
-                names.append(name)
-    return names
-
 
 class _Validator:
     def __init__(self, wf: Workflow, check_expression: ExpressionChecker | None) -> None:
@@ -107,6 +85,7 @@ class _Validator:
         self.check_templates()
         self.check_workflow_calls()
         self.check_unique_params(wf.spec.arguments.parameters, "$.spec.arguments.parameters")
+        self.check_node_references()
         if self.check_expression is not None:
             self.check_expressions(self.check_expression)
         effective_parameters(wf, parameters)
@@ -232,6 +211,14 @@ class _Validator:
                     )
                 seen[step.name] = spath
                 self.check_call(step, spath)
+        for g, j, name, at in forward_step_references(groups):
+            reader = groups[g][j].name
+            when = "before it has run" if name == reader else f"which runs in group [{at}]"
+            raise self.error(
+                f"step {reader!r} in group [{g}] reads steps.{name}, {when}: a step can only"
+                " read steps of earlier groups",
+                f"{path}[{g}][{j}]",
+            )
 
     def check_dag(self, t: Template, path: str) -> None:
         assert t.dag is not None
@@ -247,23 +234,34 @@ class _Validator:
                 )
             index[task.name] = j
         edges: dict[str, list[str]] = {}
+        implied: dict[str, list[str]] = {}
         for j, task in enumerate(tasks):
             tpath = f"{path}.tasks[{j}]"
             self.check_call(task, tpath)
-            edges[task.name] = self.task_edges(task, tpath, index)
+            edges[task.name], implied[task.name] = self.task_edges(task, tpath, index)
         if t.dag.target and "{{" not in t.dag.target:
             for name in t.dag.target.split():
                 if name not in index:
                     raise self.error(f"target refers to unknown task {name!r}", f"{path}.target")
-        cycle = _find_cycle([task.name for task in tasks], edges)
+        cycle = find_cycle([task.name for task in tasks], edges)
         if cycle:
             first = index[cycle[0]]
+            # cycle[i + 1] runs after cycle[i]; say which of those edges only a reference makes
+            refs = [
+                f"{b} reads tasks.{a}"
+                for a, b in itertools.pairwise(cycle)
+                if a in implied[b]
+            ]
             raise self.error(
-                f"dependency cycle in DAG {t.name or 'inline'!r}: {' -> '.join(cycle)}",
+                f"dependency cycle in DAG {t.name or 'inline'!r}: {' -> '.join(cycle)}"
+                + (f" ({'; '.join(refs)})" if refs else ""),
                 f"{path}.tasks[{first}]",
             )
 
-    def task_edges(self, task: DAGTask, tpath: str, index: Mapping[str, int]) -> list[str]:
+    def task_edges(
+        self, task: DAGTask, tpath: str, index: Mapping[str, int]
+    ) -> tuple[list[str], list[str]]:
+        """(all dependencies, those only implied by references) of a task (`spec/graph.py`)."""
         if task.depends is not None and task.dependencies:
             raise self.error("use either depends or dependencies, not both", f"{tpath}.depends")
         expr: DependsExpr | None
@@ -273,7 +271,11 @@ class _Validator:
             raise self.error(e.message, f"{tpath}.depends") from None
         deps: list[str] = []
         if expr is not None:
-            for name in task_names(expr):
+            if task.depends is not None and task.depends.strip():
+                named = task_names(expr)
+            else:
+                named = list(dict.fromkeys(task.dependencies or []))
+            for name in named:
                 if name not in index:
                     if task.depends is not None and task.depends.strip():
                         where = f"{tpath}.depends"
@@ -281,11 +283,16 @@ class _Validator:
                         where = f"{tpath}.dependencies[{(task.dependencies or []).index(name)}]"
                     raise self.error(f"depends on unknown task {name!r}", where)
                 deps.append(name)
-        # [ours] a `when` that references another task of this DAG implies a dependency on it.
-        for name in implied_dependencies(task):
-            if name in index and name not in deps:
-                deps.append(name)
-        return deps
+        # [ours] a task that reads another task of this DAG (when, arguments, loops, hooks)
+        # depends on it; one that reads itself before it has run is a cycle of one.
+        if references_itself(task, "tasks"):
+            raise self.error(
+                f"dependency cycle: {task.name} -> {task.name} ({task.name} reads"
+                f" tasks.{task.name} before it has run)",
+                tpath,
+            )
+        implied = [n for n in implied_dependencies(task, index) if n not in deps]
+        return deps + implied, implied
 
     def check_call_name(self, name: str, path: str, what: str) -> None:
         if not NAME_RE.fullmatch(name):
@@ -413,6 +420,80 @@ class _Validator:
             target = self.resolve(h.template, f"{path}.template")
             args = h.arguments if h.arguments is not None else spec.arguments
             self.check_inputs_supplied(target, args, h.template, path)
+
+    # ---- references from exit handlers and hooks
+
+    def check_node_references(self) -> None:
+        """[ours] A hook or exit handler that reads `steps.X`, `tasks.X` or `exitHandlers.X`
+        where X exists nowhere in the workflow is an error; in a workflow-level handler or hook,
+        X may be the entrypoint template (it means the entrypoint node); an exit handler may
+        read only the handlers before it."""
+        spec = self.wf.spec
+        nodes: set[str] = set()
+        for t in _walk_templates(self.wf):
+            nodes.update(call.name for call in _calls(t))
+        handlers = [h.name for h in spec.exit_handlers]
+        top = nodes | ({spec.entrypoint} if spec.entrypoint else set())
+        for i, h in enumerate(spec.exit_handlers):
+            path = f"$.spec.exitHandlers[{i}]"
+            texts: list[tuple[str, bool, str]] = []
+            if h.when:
+                texts.append((h.when, True, f"{path}.when"))
+            for k, p in enumerate(h.arguments.parameters if h.arguments is not None else []):
+                if p.value is not None:
+                    texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
+            self.check_refs(texts, top, handlers[:i], f"exit handler {h.name!r}")
+        self.check_hook_refs(spec.hooks, "$.spec.hooks", top, handlers)
+        for i, t in enumerate(spec.templates):
+            for cpath, call in _call_paths(t, f"$.spec.templates[{i}]"):
+                self.check_hook_refs(call.hooks, f"{cpath}.hooks", nodes, handlers)
+
+    def check_hook_refs(
+        self,
+        hooks: Mapping[str, LifecycleHook],
+        path: str,
+        nodes: set[str],
+        handlers: list[str],
+    ) -> None:
+        for name, hook in hooks.items():
+            hpath = join_path([*split_path(path), name])
+            texts = [
+                (text, bare, f"{hpath}.expression" if bare else f"{hpath}.arguments")
+                for text, bare in hook_texts(hook)
+            ]
+            self.check_refs(texts, nodes, handlers, f"hook {name!r}")
+
+    def check_refs(
+        self,
+        texts: list[tuple[str, bool, str]],
+        nodes: set[str],
+        handlers: list[str],
+        who: str,
+    ) -> None:
+        for text, bare, path in texts:
+            for root, name in named_references(text, bare=bare):
+                if root not in NODE_ROOTS:
+                    continue
+                if root == "exitHandlers":
+                    if name in handlers:
+                        continue
+                    later = name in {h.name for h in self.wf.spec.exit_handlers}
+                    problem = (
+                        "which does not run before it"
+                        if later
+                        else "but there is no exit handler of that name"
+                    )
+                elif name in nodes:
+                    continue
+                else:
+                    kind = "step" if root == "steps" else "task"
+                    problem = f"but no {kind} or template of that name exists"
+                hint = _closest(name, sorted(nodes | set(handlers)))
+                raise self.error(
+                    f"{who} reads {root}.{name}, {problem}"
+                    + (f" (did you mean {hint!r}?)" if hint else ""),
+                    path,
+                )
 
     # ---- expressions
 
@@ -548,6 +629,20 @@ def _calls(t: Template) -> Iterator[_Call]:
         yield from group
     if t.dag is not None:
         yield from t.dag.tasks
+
+
+def _call_paths(t: Template, path: str) -> Iterator[tuple[str, _Call]]:
+    """(JSON path, call) of every step and task of `t` and of its inline templates."""
+    for g, group in enumerate(t.steps or []):
+        for j, step in enumerate(group):
+            yield f"{path}.steps[{g}][{j}]", step
+            if step.inline is not None:
+                yield from _call_paths(step.inline, f"{path}.steps[{g}][{j}].inline")
+    if t.dag is not None:
+        for j, task in enumerate(t.dag.tasks):
+            yield f"{path}.dag.tasks[{j}]", task
+            if task.inline is not None:
+                yield from _call_paths(task.inline, f"{path}.dag.tasks[{j}].inline")
 
 
 def _all_hooks(wf: Workflow) -> Iterator[LifecycleHook]:

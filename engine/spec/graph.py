@@ -138,9 +138,7 @@ def call_texts(call: _Call, fields: Collection[str] = ALL_FIELDS) -> Iterator[tu
             yield from hook_texts(hook)
 
 
-def call_references(
-    call: _Call, root: str, fields: Collection[str] = ALL_FIELDS
-) -> list[str]:
+def call_references(call: _Call, root: str, fields: Collection[str] = ALL_FIELDS) -> list[str]:
     """Names `X` of the `root.X` references (`root`: "tasks" or "steps") in `call`'s fields,
     in order of first appearance, the call's own name excluded (a hook may read its own node)."""
     out: dict[str, None] = {}
@@ -323,4 +321,3 @@ def find_cycle(nodes: Iterable[str], edges: Mapping[str, Iterable[str]]) -> list
                 path.append(nxt)
                 iters.append(iter(edges.get(nxt, ())))
     return None
-

@@ -456,3 +456,30 @@ def test_unevaluable_when_cli(tmp_path: Path) -> None:
     got = phases(wf)
     assert code == 1 and wf["status"]["phase"] == FAILED
     assert got["[0]"] == ERROR and "b" not in got
+
+
+# ---------------------------------------------------------------- rules-1 logs keep re-deriving
+
+#: Runs of the workflows above recorded by the engine before this change (rules 1), exported
+#: with `exitflow export`: each must import (which re-derives) and verify byte for byte.
+HISTORIES = Path(__file__).parent / "histories"
+RULES1_PHASES = {
+    "brief": ERROR,  # the handler's `steps.main` did not resolve under rules 1
+    "continue-on": FAILED,  # B and C Omitted: a bare dependency ignored continueOn
+    "failures": SUCCEEDED,
+    "bad-when": SUCCEEDED,  # continueOn covered the unevaluable `when`
+    "mutual": SUCCEEDED,  # a cycle through arguments: nothing ran (now a lint error)
+}
+
+
+@pytest.mark.parametrize("name", sorted(RULES1_PHASES))
+def test_rules_1_history_still_rederives(tmp_path: Path, name: str) -> None:
+    bundle = HISTORIES / f"rules1-{name}.bundle"
+    db = str(tmp_path / "imported.db")
+    imported = exitflow("import", str(bundle), "--db", db)
+    assert imported.code == 0, imported.stderr
+    verified = exitflow("verify", f"rules1-{name}", "--db", db)
+    assert verified.code == 0, verified.stdout + verified.stderr
+    assert "rederive" in verified.stdout
+    got = exitflow("get", f"rules1-{name}", "--db", db, "-o", "json")
+    assert json.loads(got.stdout)["status"]["phase"] == RULES1_PHASES[name]

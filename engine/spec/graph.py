@@ -94,6 +94,8 @@ def named_references(text: str, *, bare: bool) -> list[tuple[str, str]]:
     out: dict[tuple[str, str], None] = {}
     for ref in reference_paths(text, bare=bare):
         parts = ref.split(".")
+        if len(parts) == 2 and parts[1] == "name" and parts[0] != "exitHandlers":
+            continue  # `{{steps.name}}` / `{{tasks.name}}`: the current step's or task's name
         if len(parts) >= 2 and parts[0] in NODE_ROOTS:
             out.setdefault((parts[0], parts[1]))
     return list(out)

@@ -446,6 +446,7 @@ class _Validator:
         self.check_hook_refs(spec.hooks, "$.spec.hooks", top, handlers)
         for i, t in enumerate(spec.templates):
             for cpath, call in _call_paths(t, f"$.spec.templates[{i}]"):
+                self.check_refs(_call_texts(call, cpath), nodes, handlers, f"{call.name!r}")
                 self.check_hook_refs(call.hooks, f"{cpath}.hooks", nodes, handlers)
 
     def check_hook_refs(
@@ -643,6 +644,22 @@ def _call_paths(t: Template, path: str) -> Iterator[tuple[str, _Call]]:
             yield f"{path}.dag.tasks[{j}]", task
             if task.inline is not None:
                 yield from _call_paths(task.inline, f"{path}.dag.tasks[{j}].inline")
+
+
+def _call_texts(call: _Call, path: str) -> list[tuple[str, bool, str]]:
+    """(text, bare, JSON path) of a step's/task's own fields that may read a node."""
+    texts: list[tuple[str, bool, str]] = []
+    if call.when:
+        texts.append((call.when, True, f"{path}.when"))
+    for k, p in enumerate(call.arguments.parameters):
+        if p.value is not None:
+            texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
+    if call.with_param is not None:
+        texts.append((str(call.with_param), False, f"{path}.withParam"))
+    for k, item in enumerate(call.with_items or []):
+        if isinstance(item, str):
+            texts.append((item, False, f"{path}.withItems[{k}]"))
+    return texts
 
 
 def _all_hooks(wf: Workflow) -> Iterator[LifecycleHook]:

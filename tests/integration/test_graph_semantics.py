@@ -268,6 +268,17 @@ LINT_CASES: dict[str, tuple[str, list[str]]] = {
         + ECHO,
         ["$.spec.templates[0].steps[0][1]", "steps.a"],
     ),
+    "task-when-unknown-task": (
+        _dag("      - {name: a, template: echo, when: 'tasks.ghost.status == Failed'}\n"),
+        ["$.spec.templates[0].dag.tasks[0].when", "tasks.ghost"],
+    ),
+    "step-argument-unknown-step": (
+        HEAD + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n"
+        "    - - name: a\n        template: echo\n"
+        "        arguments: {parameters: [{name: m, value: '{{steps.nowhere.outputs.result}}'}]}\n"
+        + ECHO,
+        ["$.spec.templates[0].steps[0][0].arguments.parameters[0].value", "steps.nowhere"],
+    ),
     "user-depends-too-long": (
         _dag(
             "      - {name: a, template: echo}\n"
@@ -300,6 +311,10 @@ OK_CASES: dict[str, str] = {
         "        arguments: {parameters: [{name: m, value: '{{tasks.B.outputs.result}}'}]}\n"
         "      - {name: B, template: echo, dependencies: [A]}\n"
     ),
+    "own-name-variable": HEAD
+    + "spec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n"
+    "    - - name: a\n        template: echo\n"
+    "        arguments: {parameters: [{name: m, value: '{{steps.name}}'}]}\n" + ECHO,
     "hook-reads-own-task": _dag(
         "      - name: a\n        template: echo\n        hooks:\n          exit:\n"
         "            template: echo\n"

@@ -67,6 +67,8 @@ REFERENCE_CASES: list[tuple[str, bool, list[tuple[str, str]]]] = [
     ("exitHandlers.first.status == Failed", True, [("exitHandlers", "first")]),
     ("{{workflow.status}} == Failed && {{inputs.parameters.p}}", True, []),
     ("1 == == 2", True, []),  # syntax is the expression checker's business
+    ("{{steps.name}}-{{tasks.name}}", False, []),  # the current step's/task's own name
+    ("steps.name.status == Failed", True, [("steps", "name")]),  # a step named "name"
     ("{{steps.a.outputs.result}}-{{steps.b.exitCode}}", False, [("steps", "a"), ("steps", "b")]),
 ]
 

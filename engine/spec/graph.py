@@ -218,6 +218,8 @@ def evaluation_depends(
     """The expression that decides whether `task` runs once its dependencies are done: the
     explicit one with bare names expanded (`continue_on=False`: the rules-1 expansion, which
     ignores the dependency's `continueOn`)."""
+    if not continue_on and task.depends:
+        return parse_depends(task.depends)  # rules 1: a blank `depends` is an error
     expr = explicit_depends(task)
     if expr is None or not continue_on:
         return expr

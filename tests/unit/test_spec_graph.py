@@ -363,3 +363,10 @@ def test_references_itself() -> None:
         task(name="a", hooks={"exit": {"template": "t", "arguments": arg("{{tasks.a.status}}")}}),
         "tasks",
     )
+
+
+def test_blank_depends_is_none_under_rules_2_and_an_error_under_rules_1() -> None:
+    blank = task(name="x", depends="  ")
+    assert evaluation_depends(blank, {"x": blank}) is None
+    with pytest.raises(ExpressionError, match="empty depends"):
+        evaluation_depends(blank, {"x": blank}, continue_on=False)

@@ -25,34 +25,49 @@ Pure: imports only the model and `engine.expr`.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.errors import ExpressionError
 from engine.expr import DependsExpr, parse, parse_depends, template_references
-from engine.spec.model import Arguments, DAGTask, DAGTemplate, LifecycleHook, _Call
+from engine.spec.loader import join_path, split_path
+from engine.spec.model import (
+    Arguments,
+    DAGTask,
+    DAGTemplate,
+    LifecycleHook,
+    Template,
+    Workflow,
+    _Call,
+)
 
 __all__ = [
     "ALL_FIELDS",
     "ARGUMENTS",
     "HOOKS",
     "LOOPS",
+    "NODE_ROOTS",
     "RULES1_FIELDS",
     "WHEN",
     "DagGraph",
     "bare_results",
+    "call_references",
+    "call_texts",
     "dag_graph",
     "evaluation_depends",
     "explicit_depends",
     "find_cycle",
     "forward_step_references",
+    "hook_texts",
     "implied_dependencies",
     "named_references",
     "reference_paths",
     "references_itself",
     "task_dependencies",
     "task_names",
+    "unknown_references",
 ]
 
 #: Which fields of a step/task are read for implied dependencies.
@@ -294,6 +309,110 @@ def forward_step_references(
             for name in call_references(step, "steps", {WHEN, ARGUMENTS, LOOPS}):
                 if name in where and where[name] >= g:
                     yield g, j, name, where[name]
+
+
+# --------------------------------------------------------------------------- references to nodes
+
+
+def unknown_references(wf: Workflow) -> Iterator[tuple[str, str]]:
+    """(message, JSON path) for each read of `steps.X`, `tasks.X` or `exitHandlers.X` that can
+    never resolve (**[ours]**: a lint error, never a runtime surprise): X is no step or task of
+    any template; in a workflow-level exit handler or hook X may also be the entrypoint template
+    (it means the entrypoint node); an exit handler may read only the handlers listed before it.
+    Read: steps'/tasks' `when`, arguments and loops, every hook's `expression` and arguments,
+    and exit handlers' `when` and arguments. `{{steps.name}}` (the current name) is no read."""
+    spec = wf.spec
+    calls = [
+        (cpath, call)
+        for i, t in enumerate(spec.templates)
+        for cpath, call in _call_paths(t, f"$.spec.templates[{i}]")
+    ]
+    nodes = {call.name for _, call in calls}
+    handlers = [h.name for h in spec.exit_handlers]
+    top = nodes | ({spec.entrypoint} if spec.entrypoint else set())
+    for i, h in enumerate(spec.exit_handlers):
+        path = f"$.spec.exitHandlers[{i}]"
+        texts: list[tuple[str, bool, str]] = []
+        if h.when:
+            texts.append((h.when, True, f"{path}.when"))
+        for k, p in enumerate(h.arguments.parameters if h.arguments is not None else []):
+            if p.value is not None:
+                texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
+        yield from _unknown(texts, top, handlers[:i], handlers, f"exit handler {h.name!r}")
+    yield from _unknown(_hook_texts(spec.hooks, "$.spec.hooks"), top, handlers, handlers, "hook")
+    for cpath, call in calls:
+        yield from _unknown(_call_texts(call, cpath), nodes, handlers, handlers, repr(call.name))
+        yield from _unknown(
+            _hook_texts(call.hooks, f"{cpath}.hooks"), nodes, handlers, handlers, "hook"
+        )
+
+
+def _unknown(
+    texts: Iterable[tuple[str, bool, str]],
+    nodes: Collection[str],
+    before: Sequence[str],
+    handlers: Sequence[str],
+    who: str,
+) -> Iterator[tuple[str, str]]:
+    for text, bare, path in texts:
+        for root, name in named_references(text, bare=bare):
+            if root == "exitHandlers":
+                if name in before:
+                    continue
+                if name in handlers:
+                    problem = "which does not run before it"
+                else:
+                    problem = "but there is no exit handler of that name"
+            elif name in nodes:
+                continue
+            else:
+                kind = "step" if root == "steps" else "task"
+                problem = f"but no {kind} or template of that name exists"
+            hint = difflib.get_close_matches(name, [*nodes, *handlers], n=1, cutoff=0.75)
+            yield (
+                f"{who} reads {root}.{name}, {problem}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                path,
+            )
+
+
+def _hook_texts(hooks: Mapping[str, LifecycleHook], path: str) -> list[tuple[str, bool, str]]:
+    out: list[tuple[str, bool, str]] = []
+    for name, hook in hooks.items():
+        hpath = join_path([*split_path(path), name])
+        for text, bare in hook_texts(hook):
+            out.append((text, bare, f"{hpath}.expression" if bare else f"{hpath}.arguments"))
+    return out
+
+
+def _call_paths(t: Template, path: str) -> Iterator[tuple[str, _Call]]:
+    """(JSON path, call) of every step and task of `t` and of its inline templates."""
+    for g, group in enumerate(t.steps or []):
+        for j, step in enumerate(group):
+            yield f"{path}.steps[{g}][{j}]", step
+            if step.inline is not None:
+                yield from _call_paths(step.inline, f"{path}.steps[{g}][{j}].inline")
+    if t.dag is not None:
+        for j, task in enumerate(t.dag.tasks):
+            yield f"{path}.dag.tasks[{j}]", task
+            if task.inline is not None:
+                yield from _call_paths(task.inline, f"{path}.dag.tasks[{j}].inline")
+
+
+def _call_texts(call: _Call, path: str) -> list[tuple[str, bool, str]]:
+    """(text, bare, JSON path) of a step's/task's own fields that may read a node."""
+    texts: list[tuple[str, bool, str]] = []
+    if call.when:
+        texts.append((call.when, True, f"{path}.when"))
+    for k, p in enumerate(call.arguments.parameters):
+        if p.value is not None:
+            texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
+    if call.with_param is not None:
+        texts.append((str(call.with_param), False, f"{path}.withParam"))
+    for k, item in enumerate(call.with_items or []):
+        if isinstance(item, str):
+            texts.append((item, False, f"{path}.withItems[{k}]"))
+    return texts
 
 
 # --------------------------------------------------------------------------- cycles

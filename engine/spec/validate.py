@@ -18,15 +18,13 @@ import msgspec
 from engine.errors import SpecError
 from engine.expr.depends import DependsExpr
 from engine.spec.graph import (
-    NODE_ROOTS,
     find_cycle,
     forward_step_references,
-    hook_texts,
     implied_dependencies,
-    named_references,
     references_itself,
     task_dependencies,
     task_names,
+    unknown_references,
 )
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
@@ -421,80 +419,12 @@ class _Validator:
             args = h.arguments if h.arguments is not None else spec.arguments
             self.check_inputs_supplied(target, args, h.template, path)
 
-    # ---- references from exit handlers and hooks
+    # ---- references to nodes
 
     def check_node_references(self) -> None:
-        """[ours] A hook or exit handler that reads `steps.X`, `tasks.X` or `exitHandlers.X`
-        where X exists nowhere in the workflow is an error; in a workflow-level handler or hook,
-        X may be the entrypoint template (it means the entrypoint node); an exit handler may
-        read only the handlers before it."""
-        spec = self.wf.spec
-        nodes: set[str] = set()
-        for t in _walk_templates(self.wf):
-            nodes.update(call.name for call in _calls(t))
-        handlers = [h.name for h in spec.exit_handlers]
-        top = nodes | ({spec.entrypoint} if spec.entrypoint else set())
-        for i, h in enumerate(spec.exit_handlers):
-            path = f"$.spec.exitHandlers[{i}]"
-            texts: list[tuple[str, bool, str]] = []
-            if h.when:
-                texts.append((h.when, True, f"{path}.when"))
-            for k, p in enumerate(h.arguments.parameters if h.arguments is not None else []):
-                if p.value is not None:
-                    texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
-            self.check_refs(texts, top, handlers[:i], f"exit handler {h.name!r}")
-        self.check_hook_refs(spec.hooks, "$.spec.hooks", top, handlers)
-        for i, t in enumerate(spec.templates):
-            for cpath, call in _call_paths(t, f"$.spec.templates[{i}]"):
-                self.check_refs(_call_texts(call, cpath), nodes, handlers, f"{call.name!r}")
-                self.check_hook_refs(call.hooks, f"{cpath}.hooks", nodes, handlers)
-
-    def check_hook_refs(
-        self,
-        hooks: Mapping[str, LifecycleHook],
-        path: str,
-        nodes: set[str],
-        handlers: list[str],
-    ) -> None:
-        for name, hook in hooks.items():
-            hpath = join_path([*split_path(path), name])
-            texts = [
-                (text, bare, f"{hpath}.expression" if bare else f"{hpath}.arguments")
-                for text, bare in hook_texts(hook)
-            ]
-            self.check_refs(texts, nodes, handlers, f"hook {name!r}")
-
-    def check_refs(
-        self,
-        texts: list[tuple[str, bool, str]],
-        nodes: set[str],
-        handlers: list[str],
-        who: str,
-    ) -> None:
-        for text, bare, path in texts:
-            for root, name in named_references(text, bare=bare):
-                if root not in NODE_ROOTS:
-                    continue
-                if root == "exitHandlers":
-                    if name in handlers:
-                        continue
-                    later = name in {h.name for h in self.wf.spec.exit_handlers}
-                    problem = (
-                        "which does not run before it"
-                        if later
-                        else "but there is no exit handler of that name"
-                    )
-                elif name in nodes:
-                    continue
-                else:
-                    kind = "step" if root == "steps" else "task"
-                    problem = f"but no {kind} or template of that name exists"
-                hint = _closest(name, sorted(nodes | set(handlers)))
-                raise self.error(
-                    f"{who} reads {root}.{name}, {problem}"
-                    + (f" (did you mean {hint!r}?)" if hint else ""),
-                    path,
-                )
+        """[ours] Reads of `steps.X`, `tasks.X`, `exitHandlers.X` that can never resolve."""
+        for message, path in unknown_references(self.wf):
+            raise self.error(message, path)
 
     # ---- expressions
 
@@ -630,36 +560,6 @@ def _calls(t: Template) -> Iterator[_Call]:
         yield from group
     if t.dag is not None:
         yield from t.dag.tasks
-
-
-def _call_paths(t: Template, path: str) -> Iterator[tuple[str, _Call]]:
-    """(JSON path, call) of every step and task of `t` and of its inline templates."""
-    for g, group in enumerate(t.steps or []):
-        for j, step in enumerate(group):
-            yield f"{path}.steps[{g}][{j}]", step
-            if step.inline is not None:
-                yield from _call_paths(step.inline, f"{path}.steps[{g}][{j}].inline")
-    if t.dag is not None:
-        for j, task in enumerate(t.dag.tasks):
-            yield f"{path}.dag.tasks[{j}]", task
-            if task.inline is not None:
-                yield from _call_paths(task.inline, f"{path}.dag.tasks[{j}].inline")
-
-
-def _call_texts(call: _Call, path: str) -> list[tuple[str, bool, str]]:
-    """(text, bare, JSON path) of a step's/task's own fields that may read a node."""
-    texts: list[tuple[str, bool, str]] = []
-    if call.when:
-        texts.append((call.when, True, f"{path}.when"))
-    for k, p in enumerate(call.arguments.parameters):
-        if p.value is not None:
-            texts.append((p.value, False, f"{path}.arguments.parameters[{k}].value"))
-    if call.with_param is not None:
-        texts.append((str(call.with_param), False, f"{path}.withParam"))
-    for k, item in enumerate(call.with_items or []):
-        if isinstance(item, str):
-            texts.append((item, False, f"{path}.withItems[{k}]"))
-    return texts
 
 
 def _all_hooks(wf: Workflow) -> Iterator[LifecycleHook]:

@@ -14,7 +14,7 @@ import pytest
 
 from engine.errors import ExpressionError
 from engine.expr import NodeStatus
-from engine.spec import DAGTask, DAGTemplate, WorkflowStep
+from engine.spec import DAGTask, DAGTemplate, WorkflowStep, load_text
 from engine.spec.graph import (
     ALL_FIELDS,
     RULES1_FIELDS,
@@ -29,6 +29,7 @@ from engine.spec.graph import (
     reference_paths,
     references_itself,
     task_names,
+    unknown_references,
 )
 
 
@@ -370,3 +371,62 @@ def test_blank_depends_is_none_under_rules_2_and_an_error_under_rules_1() -> Non
     assert evaluation_depends(blank, {"x": blank}) is None
     with pytest.raises(ExpressionError, match="empty depends"):
         evaluation_depends(blank, {"x": blank}, continue_on=False)
+
+
+# --------------------------------------------------------------------------- unknown references
+
+_WF = (
+    "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{name: w}}\nspec:\n"
+    "  entrypoint: main\n{extra}  templates:\n  - name: main\n    dag:\n      tasks:\n"
+    "      - {{name: a, template: t{task}}}\n"
+    "  - name: t\n    container: {{image: alpine}}\n"
+)
+
+UNKNOWN_CASES: list[tuple[str, str, str, list[str]]] = [
+    # (case, spec extra, task extra, paths of the problems)
+    ("none", "", "", []),
+    (
+        "handler-entrypoint",
+        "  exitHandlers:\n  - {name: h, template: t, when: steps.main.status == Failed}\n",
+        "",
+        [],
+    ),
+    (
+        "handler-unknown",
+        "  exitHandlers:\n  - {name: h, template: t, when: tasks.b.status == Failed}\n",
+        "",
+        ["$.spec.exitHandlers[0].when"],
+    ),
+    (
+        "handler-itself",
+        "  exitHandlers:\n  - {name: h, template: t, when: exitHandlers.h.status == Failed}\n",
+        "",
+        ["$.spec.exitHandlers[0].when"],
+    ),
+    (
+        "task-entrypoint-is-not-a-task",
+        "",
+        ", when: 'tasks.main.status == Failed'",
+        ["$.spec.templates[0].dag.tasks[0].when"],
+    ),
+    (
+        "task-hook",
+        "",
+        ", hooks: {h: {template: t, expression: 'steps.zz.status == Failed'}}",
+        ["$.spec.templates[0].dag.tasks[0].hooks.h.expression"],
+    ),
+    (
+        "task-withParam",
+        "",
+        ", withParam: '{{tasks.q.outputs.result}}'",
+        ["$.spec.templates[0].dag.tasks[0].withParam"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "task_extra", "paths"), UNKNOWN_CASES, ids=[c[0] for c in UNKNOWN_CASES]
+)
+def test_unknown_references(case: str, extra: str, task_extra: str, paths: list[str]) -> None:
+    wf = load_text(_WF.format(extra=extra, task=task_extra), source="w.yaml")
+    assert [path for _, path in unknown_references(wf)] == paths

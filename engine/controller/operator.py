@@ -46,7 +46,7 @@ from ..executors.base import Job, JobResult
 from ..expr import DependsExpr, evaluate_bool, parse, render, template_references
 from ..naming import as_param, idempotency_key, item_label, node_id
 from ..naming import rfc3339 as _rfc3339
-from ..spec import DAGTask, DAGTemplate, Template, Workflow, parse_duration
+from ..spec import DAGTemplate, Template, Workflow, parse_duration
 from ..spec.graph import ALL_FIELDS, RULES1_FIELDS, DagGraph, dag_graph, evaluation_depends
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
@@ -1395,7 +1395,7 @@ class Operator:
         )
         child_ctx = _Ctx(node.id, ctx.role)
         tasks = {t.name: t for t in dag.tasks}
-        graph, depends = self._dag_graph(dag, tasks)
+        graph, depends = self._dag_graph(dag)
         deps = graph.deps
         if dag.target:
             targets = self._render_lenient(dag.target, self._dag_scope(node, tmpl, inputs)).split()
@@ -1561,9 +1561,7 @@ class Operator:
         if done:
             self._finish(group, worst)
 
-    def _dag_graph(
-        self, dag: DAGTemplate, tasks: Mapping[str, DAGTask]
-    ) -> tuple[DagGraph, dict[str, DependsExpr | None]]:
+    def _dag_graph(self, dag: DAGTemplate) -> tuple[DagGraph, dict[str, DependsExpr | None]]:
         """What each task depends on (`spec/graph.py`): under rules 1, only references in `when`
         and arguments implied a dependency; from rules 2, also those in loops and hooks."""
         hit = self._graphs.get(id(dag))

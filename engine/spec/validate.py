@@ -479,36 +479,6 @@ def _expressions(obj: Any, segs: list[Segment]) -> Iterator[tuple[str, list[Segm
             yield from _expressions(v, [*segs, str(k)])
 
 
-def _find_cycle(nodes: list[str], edges: Mapping[str, list[str]]) -> list[str] | None:
-    """A cycle as [a, b, ..., a] following dependency edges, or None."""
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(nodes, white)
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        color[n] = grey
-        stack.append(n)
-        for d in edges.get(n, []):
-            if color.get(d) == grey:
-                cyc = [*stack[stack.index(d) :], d]
-                # edges point to dependencies; show it in execution order (dependency first)
-                return list(reversed(cyc))
-            if color.get(d) == white:
-                found = visit(d)
-                if found:
-                    return found
-        stack.pop()
-        color[n] = black
-        return None
-
-    for n in nodes:
-        if color[n] == white:
-            found = visit(n)
-            if found:
-                return found
-    return None
-
-
 def _closest(name: str, candidates: list[str]) -> str | None:
     import difflib
 

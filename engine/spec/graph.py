@@ -55,6 +55,7 @@ __all__ = [
     "bare_results",
     "call_references",
     "call_texts",
+    "closest_name",
     "dag_graph",
     "evaluation_depends",
     "explicit_depends",
@@ -366,12 +367,18 @@ def _unknown(
             else:
                 kind = "step" if root == "steps" else "task"
                 problem = f"but no {kind} or template of that name exists"
-            hint = difflib.get_close_matches(name, [*nodes, *handlers], n=1, cutoff=0.75)
+            hint = closest_name(name, [*nodes, *handlers])
             yield (
                 f"{who} reads {root}.{name}, {problem}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                + (f" (did you mean {hint!r}?)" if hint else ""),
                 path,
             )
+
+
+def closest_name(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate most like `name` (a likely typo), or None."""
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return matches[0] if matches else None
 
 
 def _hook_texts(hooks: Mapping[str, LifecycleHook], path: str) -> list[tuple[str, bool, str]]:

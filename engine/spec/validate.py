@@ -18,6 +18,7 @@ import msgspec
 from engine.errors import SpecError
 from engine.expr.depends import DependsExpr
 from engine.spec.graph import (
+    closest_name,
     find_cycle,
     forward_step_references,
     implied_dependencies,
@@ -364,7 +365,7 @@ class _Validator:
     def resolve(self, name: str, path: str) -> Template:
         t = self.templates.get(name)
         if t is None:
-            hint = _closest(name, list(self.templates))
+            hint = closest_name(name, list(self.templates))
             raise self.error(
                 f"unknown template {name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
                 path,
@@ -477,13 +478,6 @@ def _expressions(obj: Any, segs: list[Segment]) -> Iterator[tuple[str, list[Segm
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from _expressions(v, [*segs, str(k)])
-
-
-def _closest(name: str, candidates: list[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return matches[0] if matches else None
 
 
 def validate(

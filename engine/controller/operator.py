@@ -12,7 +12,6 @@ the durable log ends. Times used for deadlines, timeouts and backoff come from l
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -44,11 +43,11 @@ from ..events import (
     WorkflowStarted,
 )
 from ..executors.base import Job, JobResult
-from ..expr import evaluate_bool, parse, render, template_references
-from ..expr.depends import dependencies_to_depends, parse_depends
+from ..expr import DependsExpr, evaluate_bool, parse, render, template_references
 from ..naming import as_param, idempotency_key, item_label, node_id
 from ..naming import rfc3339 as _rfc3339
-from ..spec import Template, Workflow, parse_duration
+from ..spec import DAGTemplate, Template, Workflow, parse_duration
+from ..spec.graph import ALL_FIELDS, RULES1_FIELDS, DagGraph, dag_graph, evaluation_depends
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
@@ -128,7 +127,8 @@ class Operator:
         self.wf = workflow
         self.spec = workflow.spec
         self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
-        self._depends_cache: dict[tuple[str, str], Any] = {}
+        #: id(dag) -> (dag, its graph, task name -> the expression deciding it runs)
+        self._graphs: dict[int, tuple[DAGTemplate, DagGraph, dict[str, DependsExpr | None]]] = {}
         self._pods: dict[str, _PodWork] = {}
         #: node id -> (work, (attempt, start), job) of the last job built for that node.
         self._built: dict[str, tuple[_PodWork, tuple[int, float], Job]] = {}
@@ -1080,6 +1080,7 @@ class Operator:
         failed: list[NodeView] = []
         fail_fast = tmpl.fail_fast is True
         stop_creating = False
+        group_error: str | None = None
         # First pass: failures already known stop new work when failFast is asked for.
         for child_id in gnode.children:
             known = self.view.nodes[child_id]
@@ -1129,6 +1130,14 @@ class Operator:
                 if child is None:
                     if stop_creating:
                         continue
+                    if step.when and self.view.rules >= 2:
+                        # Argo: a `when` that cannot be evaluated errors the group itself
+                        # (continueOn does not cover it); nothing more starts in it.
+                        when_error = self._when_error(step.when, item_scope)
+                        if when_error is not None:
+                            group_error = group_error or when_error
+                            stop_creating = True
+                            continue
                     child = self._run_task_or_step(
                         cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx
                     )
@@ -1150,7 +1159,9 @@ class Operator:
                     stop_creating = stop_creating or fail_fast
         if not all_done:
             return gnode
-        if failed:
+        if group_error is not None:
+            self._finish(gnode, ERROR, group_error)
+        elif failed:
             first = failed[0]
             message = f"child '{first.id}' failed"
             if fail_fast and tmpl.parallelism is not None:
@@ -1225,6 +1236,14 @@ class Operator:
             self._finish(node, ERROR, str(e))
             return node
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
+
+    def _when_error(self, when: str, scope: Mapping[str, Any]) -> str | None:
+        """Why `when` cannot be evaluated to a boolean in `scope`, or None."""
+        try:
+            evaluate_bool(self._render_strict(when, scope), _nest(scope))
+        except ExpressionError as e:
+            return str(e)
+        return None
 
     def _step_template(self, step: Any) -> tuple[Template | None, str]:
         if getattr(step, "inline", None) is not None:
@@ -1376,13 +1395,13 @@ class Operator:
         )
         child_ctx = _Ctx(node.id, ctx.role)
         tasks = {t.name: t for t in dag.tasks}
-        deps = {t.name: self._task_dependencies(template_name, t, tasks) for t in dag.tasks}
+        graph, depends = self._dag_graph(dag)
+        deps = graph.deps
         if dag.target:
             targets = self._render_lenient(dag.target, self._dag_scope(node, tmpl, inputs)).split()
         else:
-            depended = {d for ds in deps.values() for d in ds}
-            targets = [t.name for t in dag.tasks if t.name not in depended]
-        relevant = _ancestors(targets, deps)
+            targets = graph.leaves()
+        relevant = graph.ancestors(targets)
         fail_fast = dag.fail_fast is not False
 
         def settled(task_name: str) -> bool:
@@ -1409,11 +1428,18 @@ class Operator:
             if tnode is None:
                 if not all(settled(d) for d in deps[task.name]):
                     continue
-                depends_text = self._depends_text(task)
-                if depends_text:
+                if task.depends or task.dependencies:
                     try:
-                        expr = self._depends(template_name, task.name, depends_text)
-                        go = expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
+                        if task.name not in depends:
+                            # rules >= 2: a bare dependency on a task with continueOn accepts
+                            # its Failed/Errored phase too (Argo `expandDependency`).
+                            depends[task.name] = evaluation_depends(
+                                task, tasks, continue_on=self.view.rules >= 2
+                            )
+                        expr = depends[task.name]
+                        go = expr is None or expr.evaluate(
+                            lambda t: _DepInfo(self, f"{name}.{t}")
+                        )
                     except ExpressionError as e:
                         self._settle(
                             tname,
@@ -1535,60 +1561,22 @@ class Operator:
         if done:
             self._finish(group, worst)
 
-    def _depends_text(self, task: Any) -> str:
-        if task.depends:
-            return str(task.depends)
-        if task.dependencies:
-            return dependencies_to_depends(list(task.dependencies))
-        return ""
-
-    def _depends(self, template_name: str, task_name: str, text: str) -> Any:
-        key = (template_name, task_name)
-        cached = self._depends_cache.get(key)
-        if cached is None:
-            cached = parse_depends(text)
-            self._depends_cache[key] = cached
-        return cached
-
-    def _task_dependencies(
-        self, template_name: str, task: Any, tasks: Mapping[str, Any]
-    ) -> set[str]:
-        deps: set[str] = set()
-        text = self._depends_text(task)
-        if text:
-            deps |= set(self._depends(template_name, task.name, text).tasks())
-        # [ours] a `when` that references another task implies a dependency on it.
-        if task.when:
-            refs: set[str] = set(template_references(task.when))
-            with contextlib.suppress(ExpressionError):
-                refs |= set(parse(_strip_tags(task.when)).references())
-            for ref in refs:
-                parts = ref.split(".")
-                if (
-                    len(parts) >= 2
-                    and parts[0] == "tasks"
-                    and parts[1] in tasks
-                    and parts[1] != task.name
-                ):
-                    deps.add(parts[1])
-        for arg in (task.arguments.parameters if task.arguments else None) or []:
-            for ref in template_references(as_param(arg.value) if arg.value is not None else ""):
-                parts = ref.split(".")
-                if (
-                    len(parts) >= 2
-                    and parts[0] == "tasks"
-                    and parts[1] in tasks
-                    and parts[1] != task.name
-                ):
-                    deps.add(parts[1])
-        return deps
+    def _dag_graph(self, dag: DAGTemplate) -> tuple[DagGraph, dict[str, DependsExpr | None]]:
+        """What each task depends on (`spec/graph.py`): under rules 1, only references in `when`
+        and arguments implied a dependency; from rules 2, also those in loops and hooks."""
+        hit = self._graphs.get(id(dag))
+        if hit is None or hit[0] is not dag:
+            fields = ALL_FIELDS if self.view.rules >= 2 else RULES1_FIELDS
+            hit = (dag, dag_graph(dag, fields), {})
+            self._graphs[id(dag)] = hit
+        return hit[1], hit[2]
 
     def _assess_dag(
         self,
         name: str,
         targets: list[str],
         tasks: Mapping[str, Any],
-        deps: Mapping[str, set[str]],
+        deps: Mapping[str, frozenset[str]],
         fail_fast: bool,
     ) -> str:
         """Argo's assessDAGPhase: Running while any created task is unfinished; then the branch
@@ -1723,6 +1711,11 @@ class Operator:
         tasks/steps (`tasks.X.phase`), and the handlers before it (`exitHandlers.NAME.status`)."""
         scope = self._global_scope()
         entry = self.view.node(self.view.name)
+        if entry is not None and self.view.rules >= 2 and self.spec.entrypoint:
+            # [ours] `steps.<entrypoint>` / `tasks.<entrypoint>` is the entrypoint node (its
+            # own steps/tasks, added next, win a clash of names).
+            for root in ("steps", "tasks"):
+                self._add_node_vars(scope, f"{root}.{self.spec.entrypoint}", entry)
         if entry is not None:
             prefix = "tasks" if entry.type == DAG else "steps"
             for n in self.view.nodes.values():
@@ -1751,9 +1744,22 @@ class Operator:
                 "finishedAt": rfc3339(n.finished_at),
             }
             for n in self.view.nodes.values()
-            if n.phase in (FAILED, ERROR) and n.role != ROLE_EXIT
+            if n.phase in (FAILED, ERROR) and not self._in_workflow_handler(n)
         ]
         return json.dumps(failures) if failures else "null"
+
+    def _in_workflow_handler(self, node: NodeView) -> bool:
+        """Whether `node` belongs to a workflow-level exit handler (left out of
+        `workflow.failures`). Rules 1 also left out step/task exit hooks; from rules 2 they are
+        listed, as in Argo (`workflow.failures` is taken before the handler starts)."""
+        if node.role != ROLE_EXIT:
+            return False
+        if self.view.rules < 2:
+            return True
+        root = node
+        while root.parent_id is not None:
+            root = self.view.nodes[root.parent_id]
+        return root.name != self.view.name
 
     def _add_node_vars(self, scope: dict[str, Any], prefix: str, node: NodeView) -> None:
         scope[f"{prefix}.status"] = node.phase
@@ -2071,22 +2077,6 @@ def _jsonish(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _strip_tags(text: str) -> str:
-    return re.sub(r"\{\{=?\s*([^}]*?)\s*\}\}", r"\1", text)
-
-
-def _ancestors(targets: Sequence[str], deps: Mapping[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = [t for t in targets if t in deps]
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        stack.extend(d for d in deps.get(t, ()) if d in deps)
-    return seen
 
 
 _PRINTF = re.compile(r"%(0?)(\d*)([dxXo])")

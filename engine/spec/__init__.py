@@ -12,6 +12,7 @@ A loaded `Workflow` remembers its `source` and maps JSON paths to YAML lines: `w
 
 from __future__ import annotations
 
+from engine.spec.graph import implied_dependencies, task_dependencies, task_names
 from engine.spec.loader import load_file, load_json, load_obj, load_text
 from engine.spec.model import (
     API_VERSION,
@@ -50,9 +51,6 @@ from engine.spec.util import (
 from engine.spec.validate import (
     ExpressionChecker,
     ignored_features,
-    implied_dependencies,
-    task_dependencies,
-    task_names,
     unsupported_features,
     validate,
 )

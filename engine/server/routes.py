@@ -217,8 +217,9 @@ async def log(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/workflows/{ns}/{name}/events")
 async def events(request: web.Request) -> web.Response:
-    """The run's history; with `?at=SEQ` (a time, or `latest`) also the run as it stood after that event
-    (the same fold as `exitflow replay --at`), with what the UI shows beyond `get -o json`."""
+    """The run's history; with `?at=SEQ` (a time, or `latest`) also the run as it stood after
+    that event (the same fold as `exitflow replay --at`), with what the UI shows beyond
+    `get -o json`."""
     state = _state(request)
     view = await _run(request)
     recorded = await state.store.read(view.uid)

@@ -143,12 +143,12 @@ export function drawGraph(nodes, extras, selected, onSelect) {
     s("circle", { class: "dot", cx: 24, cy: H / 2, r: 12 }),
     s("text", { class: "icon", x: 24, y: H / 2 + 5, "text-anchor": "middle",
       text: PHASE_ICON[phase] || "?" }),
-    s("text", { class: "label", x: 44, y: 19, text: short(label, tag ? 15 : 21) }),
+    s("text", { class: "label", x: 44, y: 19, text: short(label, 21) }),
     s("text", { class: "sub", x: 44, y: 36,
       text: `${n.type}${ex.attempt > 1 ? ` · attempt ${ex.attempt}` : ""}` }));
     if (tag) {
-      g.append(s("rect", { class: "tag", x: W - 44, y: 4, width: 40, height: 15, rx: 3 }),
-        s("text", { class: "tagtext", x: W - 24, y: 15, "text-anchor": "middle", text: tag }));
+      g.append(s("rect", { class: "tag", x: W - 44, y: H - 19, width: 40, height: 15, rx: 3 }),
+        s("text", { class: "tagtext", x: W - 24, y: H - 8, "text-anchor": "middle", text: tag }));
     }
     const pick = () => onSelect(n.id);
     g.addEventListener("click", pick);

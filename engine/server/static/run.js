@@ -89,7 +89,7 @@ export function runPage(main, ns, name) {
     for (const p of wf.spec.arguments.parameters || []) {
       params.append(h("dt", { text: p.name }), h("dd", { class: "param-value", text: p.value }));
     }
-    if (st.message) note.textContent = st.message;
+    note.textContent = st.message || "";
     slider.max = String(data.total);
     slider.value = String(data.at);
     live.setAttribute("aria-pressed", at === null ? "true" : "false");

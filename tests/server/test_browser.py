@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
@@ -71,7 +71,7 @@ def page(browser: Any) -> Iterator[Any]:
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.set_default_timeout(30_000)
-    pg.dialogs = dialogs
+    pg.dialogs = dialogs  # read by the tests: alert() must never open one
     yield pg
     context.close()
     assert outside == [], f"the page tried to reach {outside}"
@@ -175,8 +175,8 @@ spec:
 
 
 def test_hostile_parameters_and_logs_are_shown_as_text(page: Any, daemon: Served) -> None:
-    reply = daemon.request("POST", "/api/v1/workflows/default?parameter=msg=" +
-                           __import__("urllib.parse").parse.quote(XSS), XSS_WORKFLOW,
+    reply = daemon.request("POST", "/api/v1/workflows/default?parameter=msg=" + quote(XSS),
+                           XSS_WORKFLOW,
                            headers={"Content-Type": "application/yaml"})
     assert reply.status == 200, reply.body
     name = reply.json()["metadata"]["name"]

@@ -133,6 +133,10 @@ def test_the_slider_moves_the_run_back_in_time(page: Any, daemon: Served) -> Non
     assert page.locator(".group text", has_text="retries").count() == 1
     assert page.locator(f'g.node[data-role="exit"][data-name="{name}.onExit"]'
                         '[data-phase="Succeeded"]').count() == 1
+    # as Argo draws steps: group [1] hangs below the last attempt of the retried step [0]
+    last_try = _box(page, 'g.node[data-name="flaky(2)"]')
+    group = _box(page, 'g.node[data-name="[1]"]')
+    assert group["y"] > last_try["y"] + last_try["height"]
     _shot(page, "run-retry-deadline-exit")
     total = int(page.locator("#timeline").get_attribute("max"))
     slider = page.locator("#timeline")

@@ -3,12 +3,54 @@
 // loop iterations are drawn inside a labelled group box.
 import { PHASE_ICON, s } from "./dom.js";
 
-const W = 190, H = 46, GX = 28, GY = 44, PAD = 16, TREE_GAP = 70;
+const W = 200, H = 46, GX = 28, GY = 44, PAD = 16, TREE_GAP = 70;
 const LOOP = /\(\d+:.*\)$/;
 
-function trees(nodes) {
+// Argo draws step group [i+1] below the outbound nodes of group [i] (the last attempt of a
+// retry, the leaves of nested steps), not below group [i] itself: rebuild those edges.
+function edgesOf(nodes) {
+  const kids = (id) => (nodes[id].children || []).filter((c) => nodes[c]);
+  const isGroup = (id) => nodes[id].type === "StepGroup";
+  const outbound = (id, seen = new Set()) => {
+    if (seen.has(id)) return [id];
+    seen.add(id);
+    const n = nodes[id], ks = kids(id);
+    if (n.type === "Retry") return ks.length ? outbound(ks[ks.length - 1], seen) : [id];
+    if (n.type === "StepGroup") {
+      const work = ks.filter((c) => !isGroup(c));
+      const out = work.flatMap((c) => outbound(c, seen));
+      return out.length ? out : [id];
+    }
+    if (n.type === "Steps") {
+      let group = ks.find(isGroup);
+      if (!group) return [id];
+      for (let next = kids(group).find(isGroup); next; next = kids(group).find(isGroup)) {
+        group = next;
+      }
+      return outbound(group, seen);
+    }
+    return [id];
+  };
+  const edges = new Map(Object.keys(nodes).map((id) => [id, []]));
+  for (const id of Object.keys(nodes)) {
+    const ks = kids(id);
+    for (const c of ks) {
+      if (isGroup(id) && isGroup(c)) {
+        const from = ks.filter((k) => !isGroup(k)).flatMap((k) => outbound(k));
+        if (from.length) {
+          for (const f of from) if (!edges.get(f).includes(c)) edges.get(f).push(c);
+          continue;
+        }
+      }
+      edges.get(id).push(c);
+    }
+  }
+  return edges;
+}
+
+function trees(nodes, edges) {
   const childOf = new Set();
-  for (const n of Object.values(nodes)) for (const c of n.children || []) childOf.add(c);
+  for (const list of edges.values()) for (const c of list) childOf.add(c);
   const roots = Object.values(nodes).filter((n) => !childOf.has(n.id));
   roots.sort((a, b) => (a.startedAt || "~").localeCompare(b.startedAt || "~")
     || a.name.localeCompare(b.name));
@@ -22,14 +64,14 @@ function trees(nodes) {
       if (owner.has(id) || !nodes[id]) continue;
       owner.set(id, root.id);
       members.push(id);
-      for (const c of [...(nodes[id].children || [])].reverse()) stack.push(c);
+      for (const c of [...edges.get(id)].reverse()) stack.push(c);
     }
     out.push({ root: root.id, members });
   }
   return out;
 }
 
-function layoutTree(nodes, tree) {
+function layoutTree(edges, tree) {
   const inTree = new Set(tree.members);
   const depth = new Map([[tree.root, 0]]);
   // Longest path from the root (children lists form a DAG).
@@ -37,7 +79,7 @@ function layoutTree(nodes, tree) {
     changed = false;
     for (const id of tree.members) {
       if (!depth.has(id)) continue;
-      for (const c of nodes[id].children || []) {
+      for (const c of edges.get(id)) {
         if (!inTree.has(c)) continue;
         const d = depth.get(id) + 1;
         if (!depth.has(c) || depth.get(c) < d) { depth.set(c, d); changed = true; }
@@ -76,12 +118,13 @@ function short(text, max) {  // keep the end: `….onExit`, `…(2)` say the mos
 }
 
 export function drawGraph(nodes, extras, selected, onSelect) {
-  const forest = trees(nodes);
+  const edges = edgesOf(nodes);
+  const forest = trees(nodes, edges);
   const pos = new Map();
   const boxes = [];
   let x0 = PAD, height = 0;
   for (const tree of forest) {
-    const lay = layoutTree(nodes, tree);
+    const lay = layoutTree(edges, tree);
     for (const [id, p] of lay.pos) pos.set(id, { x: p.x + x0, y: p.y + PAD + 20 });
     const role = (extras[tree.root] || {}).role;
     boxes.push({ x: x0, w: lay.width, role, root: tree.root, members: new Set(tree.members) });
@@ -114,7 +157,7 @@ export function drawGraph(nodes, extras, selected, onSelect) {
   for (const n of Object.values(nodes)) {
     const a = pos.get(n.id);
     if (!a) continue;
-    for (const c of n.children || []) {
+    for (const c of edges.get(n.id)) {
       const b = pos.get(c);
       if (!b) continue;
       const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y;
@@ -143,7 +186,7 @@ export function drawGraph(nodes, extras, selected, onSelect) {
     s("circle", { class: "dot", cx: 24, cy: H / 2, r: 12 }),
     s("text", { class: "icon", x: 24, y: H / 2 + 5, "text-anchor": "middle",
       text: PHASE_ICON[phase] || "?" }),
-    s("text", { class: "label", x: 44, y: 19, text: short(label, 21) }),
+    s("text", { class: "label", x: 44, y: 19, text: short(label, 19) }),
     s("text", { class: "sub", x: 44, y: 36,
       text: `${n.type}${ex.attempt > 1 ? ` · attempt ${ex.attempt}` : ""}` }));
     if (tag) {

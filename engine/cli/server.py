@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
+import anyio
 import click
 from click.decorators import FC
 
 from ..api import open_store
+from ..controller.controller import unwrap
 from ..server import ServerConfig, load_token, parse_listen, serve
 from ..server.app import DEFAULT_LISTEN, Server
 from ..store import SqliteStore
@@ -55,9 +58,23 @@ async def server(db: str | None, listen: str) -> None:
     config = server_config(listen, path)
     store = await open_store(path)
     try:
-        await serve(store, config, ready=lambda url: announce(url, path))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, tg.cancel_scope)
+            await serve(store, config, ready=lambda url: announce(url, path))
+    except BaseException as e:
+        raise unwrap(e) from None
     finally:
-        await store.aclose()
+        with anyio.CancelScope(shield=True):
+            await store.aclose()
+    terminal.note("exitflow server: stopped")
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    """SIGTERM/SIGINT: stop serving (open streams are closed) and exit 0."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
 
 
 COMMANDS = [server]

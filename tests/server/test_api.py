@@ -242,6 +242,7 @@ def test_generated_token_is_0600_and_printed_once(tmp_path: Path, served: list[S
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     assert first.stderr.count(token) == 1
     first.stop()
+    assert first.proc.returncode == 0 and "stopped" in first.stderr  # SIGTERM: a clean stop
     second = Served(db, "server", env={})
     served.append(second)
     second.ready()

@@ -214,3 +214,41 @@ def test_the_runs_list_updates_live_and_filters_by_phase(page: Any, daemon: Serv
     page.select_option("#phase-filter", "Failed")
     page.wait_for_selector(f'tr[data-name="{name}"]')
     _shot(page, "runs-list")
+
+
+LOOP_WORKFLOW = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: loop-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: each
+            template: echo
+            arguments: {parameters: [{name: v, value: "{{item}}"}]}
+            withItems: [a, b, c]
+    - name: echo
+      inputs: {parameters: [{name: v}]}
+      container: {image: alpine:latest, command: [echo, "{{inputs.parameters.v}}"]}
+"""
+
+
+def test_hooks_are_marked_and_loops_grouped(page: Any, daemon: Served) -> None:
+    hooks = submit(daemon, (EXAMPLES / "hooks-step-level.yaml").read_text())["metadata"]["name"]
+    loop = submit(daemon, LOOP_WORKFLOW)["metadata"]["name"]
+    daemon.wait_phase(hooks, {"Succeeded", "Failed"})
+    daemon.wait_phase(loop, {"Succeeded"})
+    _open_run(page, daemon, hooks)
+    hook = page.locator('g.node[data-role="hook"]')
+    assert hook.count() >= 1
+    assert hook.first.locator(".tagtext").text_content() == "HOOK"
+    exits = page.locator('g.node[data-role="exit"]')
+    assert exits.count() >= 2  # produce's hooks.exit and flaky's onExit
+    assert all(t == "EXIT" for t in exits.locator(".tagtext").all_text_contents())
+    _shot(page, "run-hooks")
+    _open_run(page, daemon, loop)
+    page.wait_for_selector(".group text")
+    assert page.locator(".group text").all_text_contents() == ["loop ×3"]
+    assert page.locator('g.node[data-name^="each("]').count() == 3

@@ -186,7 +186,7 @@ export function drawGraph(nodes, extras, selected, onSelect) {
     s("circle", { class: "dot", cx: 24, cy: H / 2, r: 12 }),
     s("text", { class: "icon", x: 24, y: H / 2 + 5, "text-anchor": "middle",
       text: PHASE_ICON[phase] || "?" }),
-    s("text", { class: "label", x: 44, y: 19, text: short(label, 19) }),
+    s("text", { class: "label", x: 44, y: 19, text: short(label, 18) }),
     s("text", { class: "sub", x: 44, y: 36,
       text: `${n.type}${ex.attempt > 1 ? ` · attempt ${ex.attempt}` : ""}` }));
     if (tag) {

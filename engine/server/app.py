@@ -100,6 +100,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     protected = request.method in WRITE_METHODS or (
         state.reads_need_token and (path.startswith("/api/") or path == "/metrics")
     )
+    if not state.reads_need_token and not _loopback_host(request.host):
+        # A loopback server answers only to loopback names: a page on another site that
+        # rebinds its DNS name to 127.0.0.1 cannot read it.
+        return _error(403, f"unexpected Host header {request.host!r} for a loopback server")
     if protected:
         problem = check_bearer(request.headers.get("Authorization"), state.token)
         if problem is not None:
@@ -109,6 +113,14 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _error(413, f"request body too large (limit {MAX_BODY} bytes)")
     return await handler(request)
+
+
+def _loopback_host(host: str) -> bool:
+    """Whether a Host header names a loopback address (`127.0.0.1:2746`, `[::1]:2746`,
+    `localhost`)."""
+    if host.startswith("["):
+        return is_loopback(host[1:].split("]", 1)[0])
+    return is_loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
 
 
 def make_app(state: ServerState) -> web.Application:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import anyio
 
+from ..errors import StoreError
 from ..store import GlobalEvent, SqliteStore
 
 #: How often the database is asked whether anything changed (seconds).
@@ -44,6 +45,8 @@ class Changes:
         self.subscribers: set[Subscription] = set()
         #: Set once the log present at start has been read (metrics are complete from then on).
         self.caught_up = asyncio.Event()
+        #: The last store error while polling ("" when the last poll worked).
+        self.error = ""
 
     def subscribe(self) -> Subscription:
         sub = Subscription()
@@ -68,11 +71,17 @@ class Changes:
                 return
 
     async def run(self) -> None:
+        """Poll until cancelled. A store error (say, the database busy) is kept in `error` (shown
+        by /api/v1/info) and retried: the UI never takes a controller down with it."""
         token: int | None = None
         while True:
-            now = await self.store.change_token()
-            if now != token:
-                token = now
-                await self.poll_once()
-                self.caught_up.set()
+            try:
+                now = await self.store.change_token()
+                if now != token:
+                    await self.poll_once()
+                    token = now
+                    self.caught_up.set()
+                self.error = ""
+            except StoreError as e:
+                self.error = str(e).splitlines()[0] if str(e) else type(e).__name__
             await anyio.sleep(self.interval)

@@ -256,7 +256,8 @@ async def info(request: web.Request) -> web.Response:
     state = _state(request)
     return json_response({"version": __version__, "database": state.store.path,
                           "controller": state.controller,
-                          "readsNeedToken": state.reads_need_token})
+                          "readsNeedToken": state.reads_need_token,
+                          "pollError": state.changes.error})
 
 
 @routes.get("/api/openapi.json")

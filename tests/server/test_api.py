@@ -210,6 +210,11 @@ def test_security_headers_static_confinement_and_openapi(daemon: Served) -> None
         reply = daemon.get(path)
         assert reply.status == 404, path
         assert b"import" not in reply.body and b"root:" not in reply.body
+    for host in ["evil.example", f"evil.example:{daemon.port}", "10.0.0.1"]:
+        rebound = daemon.get("/api/v1/workflows/default", headers={"Host": host})
+        assert rebound.status == 403, host  # DNS rebinding: only loopback names are answered
+    for host in [f"localhost:{daemon.port}", f"[::1]:{daemon.port}", "127.0.0.1"]:
+        assert daemon.get("/api/v1/workflows/default", headers={"Host": host}).status == 200
     doc = daemon.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/workflows/{ns}/{name}/events" in doc["paths"]
@@ -316,3 +321,25 @@ def test_metrics_match_the_database_after_crash_and_recover(tmp_path: Path,
     assert _metric(text, "exitflow_recoveries_total") >= 1
     assert _metric(text, "exitflow_runs", phase="Failed") == 7
     assert _metric(text, "exitflow_exit_handler_latency_seconds_count") == 7
+
+
+def test_list_pages_newest_first_with_argo_options(tmp_path: Path, served: list[Served]) -> None:
+    server = Served(tmp_path / "pages.db", "server")  # no controller: the runs stay Pending
+    served.append(server)
+    server.ready()
+    names = [submit(server, SLOW)["metadata"]["name"] for _ in range(5)]
+    seen: list[str] = []
+    cont = ""
+    for expected in (2, 2, 1):
+        page = server.get(f"/api/v1/workflows/default?listOptions.limit=2{cont}").json()
+        assert len(page["items"]) == expected
+        seen += [i["metadata"]["name"] for i in page["items"]]
+        cont = f"&listOptions.continue={page['metadata']['continue']}" if expected == 2 else ""
+        assert ("continue" in page["metadata"]) == (expected == 2)
+    assert seen == names[::-1]
+    selector = "listOptions.labelSelector=workflows.argoproj.io/phase%20in%20(Pending,Failed)"
+    assert len(server.get(f"/api/v1/workflows/default?{selector}").json()["items"]) == 5
+    assert server.get("/api/v1/workflows/default?phase=Running").json()["items"] == []
+    assert server.get("/api/v1/workflows/default?limit=x").status == 400
+    # a stop for a run no controller runs yet is recorded for the next one
+    assert server.request("PUT", f"/api/v1/workflows/default/{names[0]}/stop").status == 200

@@ -21,6 +21,7 @@ function listPage(main) {
   const params = new URLSearchParams(location.search);
   const ns = params.get("ns") || "default";
   let phase = params.get("phase") || "";
+  let limit = 100;
   clear(main);
   document.title = "Workflows · Exitflow";
   const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
@@ -37,9 +38,12 @@ function listPage(main) {
     h("div", { class: "bar" }, h("h1", { text: `Workflows in ${ns}` }),
       h("label", {}, "Phase ", select)),
     submitForm(ns), status, table);
+  const more = h("button", { type: "button", id: "more", text: "Show more", hidden: true,
+    onclick: () => { limit += 100; load(); } });
+  main.append(more);
 
   async function load() {
-    const q = phase ? `?phase=${encodeURIComponent(phase)}` : "";
+    const q = `?listOptions.limit=${limit}${phase ? `&phase=${encodeURIComponent(phase)}` : ""}`;
     try {
       const data = await getJSON(`/api/v1/workflows/${encodeURIComponent(ns)}${q}`);
       clear(body);
@@ -54,6 +58,7 @@ function listPage(main) {
           h("td", { text: String(nodes) })));
       }
       status.textContent = data.items.length ? `${data.items.length} run(s)` : "No runs.";
+      more.hidden = !(data.metadata && data.metadata.continue);
     } catch (e) { status.textContent = `Could not load runs: ${e.message}`; }
   }
   select.addEventListener("change", () => {

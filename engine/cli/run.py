@@ -11,6 +11,7 @@ import anyio
 import click
 
 from ..api import open_store, parse_parameters, read_workflow_file, submission
+from ..api import submit as submit_run
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError
@@ -52,8 +53,8 @@ def _submission(
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
                   store: SqliteStore) -> tuple[str, str]:
-    submitted = _submission(file, parameters, executor)
-    await store.create_workflow(submitted)
+    submitted = await submit_run(store, read_workflow_file(file), source=file,
+                                 parameters=parse_parameters(parameters), executor=executor)
     return submitted.uid, submitted.name
 
 

@@ -108,6 +108,19 @@ def test_submit_watch_get_logs_events_verify(daemon: Served) -> None:
     assert verified["ok"] is True
     assert verified["checks"] == ["chain", "logs", "fold", "rederive"]
 
+    # daemon --listen times its controller's appends: every event but the submission
+    deadline = time.monotonic() + 30
+    while _metric(text := daemon.get("/metrics").body.decode(),
+                  "exitflow_events_read_total") < total:
+        assert time.monotonic() < deadline, "the server never read the whole log"
+        time.sleep(0.05)
+    assert _metric(text, "exitflow_append_batch_events_sum") == total - 1
+    assert _metric(text, "exitflow_append_latency_seconds_count") >= 1
+    assert _metric(text, "exitflow_runs", phase="Failed") == 1
+    assert _metric(text, "exitflow_nodes_started_total", type="Pod") == 2
+    assert _metric(text, "exitflow_nodes_finished_total", type="Pod", phase="Failed") == 1
+    assert _metric(text, "exitflow_exit_handlers_completed_total", phase="Succeeded") == 1
+
 
 def test_yaml_submission_with_parameters_and_bad_input(daemon: Served) -> None:
     reply = daemon.request("POST", "/api/v1/workflows/default?parameter=seconds=0", SLOW,

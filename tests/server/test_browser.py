@@ -155,6 +155,17 @@ def test_the_slider_moves_the_run_back_in_time(page: Any, daemon: Served) -> Non
     page.locator("#live").click()
     page.wait_for_selector(f"#main[data-at='{total}']")
     assert page.locator('g.node[data-role="exit"]').count() == 1
+    # and with the mouse: drag the thumb from the present to the far left
+    box = _box(page, "#timeline")
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] - 3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, y, steps=5)
+    page.mouse.move(box["x"] + 1, y, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#main[data-at='1']")
+    assert page.locator("g.node").count() == 0
+    assert page.locator("#live").get_attribute("aria-pressed") == "false"
 
 
 XSS = '<img src=x onerror="document.title=\'pwned\'">'

@@ -72,3 +72,35 @@ def test_token_from_env_else_generated_once_0600(tmp_path: Path,
     assert check_bearer(f"Bearer {token}", token) is None
     assert check_bearer(None, token) and check_bearer("Bearer nope", token)
     assert check_bearer(f"Basic {token}", token)
+
+
+def _luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_text_colours_meet_wcag_aa_contrast() -> None:
+    css = (STATIC_DIR / "style.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+    white, card = "#ffffff", colours["card"]
+    pairs = [  # (text, background) as style.css uses them
+        ("fg", "bg"), ("fg", "card"), ("muted", "card"), ("muted", "bg"),
+        ("ok", "ok-bg"), ("bad", "bad-bg"), ("run", "run-bg"), ("idle", "idle-bg"),
+        ("muted", "idle-bg"), ("exit", "card"), ("hook", "card"),
+    ]
+    for text, background in pairs:
+        ratio = _contrast(colours[text], colours[background])
+        assert ratio >= 4.5, f"--{text} on --{background}: {ratio:.2f}"
+    for background in ("ok", "bad", "run", "idle", "exit", "hook"):  # icons, tags, badges
+        ratio = _contrast(white, colours[background])
+        assert ratio >= 4.5, f"white on --{background}: {ratio:.2f}"
+    assert _contrast(white, "#14212b") >= 4.5 and card == white

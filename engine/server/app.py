@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import anyio
 from aiohttp import web
 
-from ..errors import ExitflowError, InputError, StoreError, WorkflowNotFoundError
+from ..errors import (
+    ConflictError,
+    ExitflowError,
+    InputError,
+    StoreError,
+    WorkflowNotFoundError,
+)
 from ..store import SqliteStore
 from . import routes, sse, static
 from .auth import check_bearer, is_loopback
@@ -67,7 +73,8 @@ def _error(status: int, message: str) -> web.Response:
                         content_type="application/json")
 
 
-_STATUS = ((WorkflowNotFoundError, 404), (InputError, 400), (StoreError, 503))
+_STATUS = ((WorkflowNotFoundError, 404), (InputError, 400), (ConflictError, 409),
+           (StoreError, 503))
 
 
 @web.middleware

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import submit
+from ..api import parse_parameters, submit
 from ..audit.replay import parse_at, view_at
 from ..audit.source import DatabaseSource
 from ..audit.verify import verify
@@ -17,7 +17,7 @@ from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import WorkflowRecord
 from .state import STATE, ServerState
-from .views import DEFAULT_NAMESPACE, event_row, node_extras
+from .views import DEFAULT_NAMESPACE, event_row, namespace_of, node_extras
 
 routes = web.RouteTableDef()
 
@@ -41,7 +41,7 @@ async def _run(request: web.Request) -> WorkflowView:
     state = _state(request)
     ns, name = request.match_info["ns"], request.match_info["name"]
     view = await state.views.current(name)
-    if await state.views.namespace(view) != ns:
+    if state.views.namespace(view) != ns:
         raise WorkflowNotFoundError(f"no workflow {name!r} in namespace {ns!r}")
     return view
 
@@ -91,7 +91,7 @@ async def list_workflows(request: web.Request) -> web.Response:
     more = False
     for record in records:
         view = await state.views.current(record.uid)
-        if await state.views.namespace(view) != ns:
+        if state.views.namespace(view) != ns:
             continue
         if matched >= offset:
             if len(items) == limit:
@@ -114,8 +114,6 @@ def _parameters(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        from ..api import parse_parameters
-
         return parse_parameters(value)
     raise InputError("parameters: expected a list of 'name=value' or an object")
 
@@ -161,16 +159,13 @@ async def create_workflow(request: web.Request) -> web.Response:
     body = await request.read()
     text, parameters, executor = _body_workflow(body, request.content_type, ns)
     for pair in request.query.getall("parameter", []):
-        from ..api import parse_parameters
-
         parameters.update(parse_parameters([pair]))
+    found = namespace_of(text, "request body")
+    if found != ns:
+        raise InputError(f"the workflow's namespace is {found!r}, not {ns!r} (the path's)")
     submitted = await submit(state.store, text, source="request body", parameters=parameters,
                              executor=executor)
     view = await state.views.current(submitted.uid)
-    found = await state.views.namespace(view)
-    if found != ns:
-        # Recorded already (the log is append-only): say where it went.
-        raise InputError(f"workflow {view.name} was recorded in namespace {found!r}, not {ns!r}")
     return json_response(workflow_json(view))
 
 

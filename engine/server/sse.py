@@ -47,7 +47,7 @@ async def workflow_events(request: web.Request) -> web.StreamResponse:
                     continue
                 if name and name not in (view.name, view.uid):
                     continue
-                if await state.views.namespace(view) != ns:
+                if state.views.namespace(view) != ns:
                     continue
                 kind = "ADDED" if view.seq <= 1 else "MODIFIED"
                 data = json.dumps({"result": {"type": kind, "object": workflow_json(view)}},

@@ -19,10 +19,10 @@ DEFAULT_NAMESPACE = "default"
 CACHE_SIZE = 256
 
 
-def namespace_of(view: WorkflowView) -> str:
-    """The namespace label of a run: its `metadata.namespace`, else `default`."""
+def namespace_of(spec_yaml: str, source: str) -> str:
+    """The namespace label of a workflow: its `metadata.namespace`, else `default`."""
     try:
-        workflow = load_text(view.spec_yaml, source=view.source or view.name)
+        workflow = load_text(spec_yaml, source=source)
     except ExitflowError:
         return DEFAULT_NAMESPACE
     return workflow.metadata.namespace or DEFAULT_NAMESPACE
@@ -49,10 +49,10 @@ class Views:
                 self._cache.popitem(last=False)
         return view
 
-    async def namespace(self, view: WorkflowView) -> str:
+    def namespace(self, view: WorkflowView) -> str:
         ns = self._namespaces.get(view.uid)
         if ns is None:
-            ns = self._namespaces[view.uid] = namespace_of(view)
+            ns = self._namespaces[view.uid] = namespace_of(view.spec_yaml, view.source or view.name)
         return ns
 
 

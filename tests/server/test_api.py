@@ -356,3 +356,23 @@ def test_list_pages_newest_first_with_argo_options(tmp_path: Path, served: list[
     assert server.get("/api/v1/workflows/default?limit=x").status == 400
     # a stop for a run no controller runs yet is recorded for the next one
     assert server.request("PUT", f"/api/v1/workflows/default/{names[0]}/stop").status == 200
+
+
+def test_namespaces_are_labels_from_the_workflow(tmp_path: Path, served: list[Served]) -> None:
+    server = Served(tmp_path / "ns.db", "server")
+    served.append(server)
+    server.ready()
+    reply = server.request("POST", "/api/v1/workflows/team-a", json.dumps({"workflow": ONEXIT}),
+                           headers={"Content-Type": "application/json"})
+    assert reply.status == 200, reply.body
+    name = reply.json()["metadata"]["name"]
+    assert server.get(f"/api/v1/workflows/team-a/{name}").status == 200
+    assert server.get(f"/api/v1/workflows/default/{name}").status == 404
+    assert [i["metadata"]["name"] for i in
+            server.get("/api/v1/workflows/team-a").json()["items"]] == [name]
+    assert server.get("/api/v1/workflows/default").json()["items"] == []
+    # YAML naming no namespace is `default`: refused for another path, nothing recorded
+    wrong = server.request("POST", "/api/v1/workflows/team-a", SLOW,
+                           headers={"Content-Type": "application/yaml"})
+    assert wrong.status == 400 and "namespace" in wrong.json()["message"]
+    assert exitflow("list", "--db", str(server.db), "-o", "name").stdout.split() == [name]

@@ -10,10 +10,11 @@ from typing import Any
 import anyio
 import click
 
-from ..api import open_store, parse_parameters, prepare, read_workflow_file
+from ..api import open_store, parse_parameters, read_workflow_file, submission
+from ..api import submit as submit_run
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
-from ..errors import ControllerBusyError, InputError
+from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
@@ -30,8 +31,6 @@ from ._app import (
 )
 from .terminal import maybe_live
 
-EXECUTOR_ANNOTATION = "exitflow.io/executor"
-
 
 def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     if output == "json":
@@ -43,26 +42,19 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
+def _submission(
+    file: str, parameters: tuple[str, ...], executor: str | None
+) -> WorkflowSubmitted:
     """Read, validate and parameterise a workflow file; its first event, executor chosen."""
     text = read_workflow_file(file)
-    workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
-    chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
-    if chosen and chosen not in ("local", "docker", "simulate"):
-        raise InputError(
-            f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate"
-        )
-    if chosen != submitted.executor:
-        import msgspec
-
-        submitted = msgspec.structs.replace(submitted, executor=chosen)
-    return submitted
+    return submission(text, source=file, parameters=parse_parameters(parameters),
+                      executor=executor)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
                   store: SqliteStore) -> tuple[str, str]:
-    submitted = _submission(file, parameters, executor)
-    await store.create_workflow(submitted)
+    submitted = await submit_run(store, read_workflow_file(file), source=file,
+                                 parameters=parse_parameters(parameters), executor=executor)
     return submitted.uid, submitted.name
 
 
@@ -193,9 +185,12 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
 @click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, how long running steps may take to finish.")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Also serve the HTTP API, web UI and /metrics (see `exitflow server`).")
 @run_async
 async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str, ...],
-                 max_parallel: int | None, standby: bool, grace: float) -> None:
+                 max_parallel: int | None, standby: bool, grace: float,
+                 listen: str | None) -> None:
     """Run as the long-lived controller of a database.
 
     On start it recovers every unfinished workflow, then runs new submissions (polling the
@@ -213,9 +208,16 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
     store = await open_store(path, controller=True)
     state: dict[str, Any] = {}
+    http = None
     try:
+        if listen is not None:
+            from .server import start_server
+
+            http = await start_server(store, listen, path)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, tg.cancel_scope, state, grace)
+            if http is not None:
+                tg.start_soon(http.run)
             try:
                 generation = await store.acquire_controller(wait=False)
             except ControllerBusyError as e:
@@ -240,6 +242,8 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
         raise unwrap(e) from None
     finally:
         with anyio.CancelScope(shield=True):
+            if http is not None:
+                await http.aclose()
             await pool.aclose()
             await store.aclose()
     terminal.note("exitflow daemon: stopped")

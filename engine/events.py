@@ -34,6 +34,12 @@ EXIT_PHASE: Final = "ExitPhase"
 #: 1: the first wave (logs without the field). 2: Argo-exact semantics of issue 10.
 RULES_VERSION: Final = 2
 
+#: Node types whose work an executor runs: Argo's `Pod`, and `HTTP` (an `http` template's
+#: request, sent by the HTTP executor).
+POD_TYPE: Final = "Pod"
+HTTP_TYPE: Final = "HTTP"
+WORK_TYPES: Final = frozenset({POD_TYPE, HTTP_TYPE})
+
 FULFILLED: Final = frozenset({SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED})
 COMPLETED: Final = frozenset({SUCCEEDED, FAILED, ERROR})
 

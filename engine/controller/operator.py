@@ -26,11 +26,14 @@ from ..errors import ExpressionError
 from ..events import (
     ERROR,
     FAILED,
+    HTTP_TYPE,
     OMITTED,
     PENDING,
+    POD_TYPE,
     RUNNING,
     SKIPPED,
     SUCCEEDED,
+    WORK_TYPES,
     Event,
     NodeAttemptLost,
     NodeFinished,
@@ -52,8 +55,11 @@ from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
+from .http_call import http_request
 
-POD = "Pod"
+POD = POD_TYPE
+#: Argo's node type of an `http` template (run by the HTTP executor; see http_call).
+HTTP = HTTP_TYPE
 STEPS = "Steps"
 STEP_GROUP = "StepGroup"
 DAG = "DAG"
@@ -341,7 +347,9 @@ class Operator:
 
     def running_pods(self) -> list[NodeView]:
         """Pod nodes that are Running in the state (for recovery)."""
-        return [n for n in self.view.nodes.values() if n.type == POD and n.phase == RUNNING]
+        return [
+            n for n in self.view.nodes.values() if n.type in WORK_TYPES and n.phase == RUNNING
+        ]
 
     def job_for(self, node: NodeView) -> Job | None:
         """The resolved work of a Running Pod node seen by the last reconcile."""
@@ -350,7 +358,7 @@ class Operator:
             # Not reached by the last walk of the tree: rebuild the work from the node's own
             # recorded template and inputs (the log is the truth).
             tmpl = self.templates.get(node.template_name)
-            if tmpl is None or _kind(tmpl) not in ("container", "script"):
+            if tmpl is None or _kind(tmpl) not in ("container", "script", "http"):
                 return None
             work = _PodWork(
                 tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role), retry_index(node.name)
@@ -390,7 +398,7 @@ class Operator:
         if self.view.shutdown is None and (deadline is None or self.now < deadline):
             return  # `_blocked_reason` is None for every node: nothing to stop
         for node in list(self.view.nodes.values()):
-            if node.type != POD or node.fulfilled:
+            if node.type not in WORK_TYPES or node.fulfilled:
                 continue
             reason = self._blocked_reason(_Ctx(node.boundary_id, node.role))
             if reason is not None:
@@ -621,7 +629,7 @@ class Operator:
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
         kind = _kind(tmpl)
-        if kind in ("container", "script"):
+        if kind in ("container", "script") or (kind == "http" and self.view.rules >= 2):
             return self._execute_pod(
                 name,
                 tmpl,
@@ -702,7 +710,7 @@ class Operator:
                 return None
             node = self._init_node(
                 name,
-                POD,
+                HTTP if tmpl.http is not None else POD,
                 display_name=display_name,
                 template_name=template_name,
                 parent=parent,
@@ -798,8 +806,6 @@ class Operator:
 
     def _make_job(self, node: NodeView, work: _PodWork) -> Job:
         tmpl = work.template
-        body = tmpl.container if tmpl.container is not None else tmpl.script
-        assert body is not None
         scopes: list[dict[str, Any]] = []
 
         def r(text: str) -> str:
@@ -808,6 +814,21 @@ class Operator:
             if not scopes:
                 scopes.append(self._pod_scope(work, node))
             return self._render_strict(text, scopes[0])
+
+        if tmpl.http is not None:
+            return Job(
+                workflow_name=self.view.name,
+                workflow_uid=self.view.uid,
+                node_id=node.id,
+                node_name=node.name,
+                attempt=max(node.attempt, 1),
+                retry=work.retry,
+                idempotency_key=idempotency_key(self.view.uid, node.id),
+                deadline=self._job_deadline(node, work),
+                http=http_request(tmpl.http, r),
+            )
+        body = tmpl.container if tmpl.container is not None else tmpl.script
+        assert body is not None
 
         env: dict[str, str] = {}
         for var in body.env or []:

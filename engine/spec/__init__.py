@@ -15,6 +15,7 @@ from __future__ import annotations
 from engine.spec.loader import load_file, load_json, load_obj, load_text
 from engine.spec.model import (
     API_VERSION,
+    HTTP,
     KIND,
     TEMPLATE_KINDS,
     Arguments,
@@ -25,6 +26,7 @@ from engine.spec.model import (
     DAGTemplate,
     EnvVar,
     ExitHandler,
+    HTTPHeader,
     Inputs,
     LifecycleHook,
     Metadata,
@@ -59,6 +61,7 @@ from engine.spec.validate import (
 
 __all__ = [
     "API_VERSION",
+    "HTTP",
     "KIND",
     "TEMPLATE_KINDS",
     "Arguments",
@@ -70,6 +73,7 @@ __all__ = [
     "EnvVar",
     "ExitHandler",
     "ExpressionChecker",
+    "HTTPHeader",
     "Inputs",
     "LifecycleHook",
     "Metadata",

@@ -23,6 +23,7 @@ from engine.errors import SpecError
 
 __all__ = [
     "API_VERSION",
+    "HTTP",
     "KIND",
     "TEMPLATE_KINDS",
     "Arguments",
@@ -33,6 +34,7 @@ __all__ = [
     "DAGTemplate",
     "EnvVar",
     "ExitHandler",
+    "HTTPHeader",
     "Inputs",
     "LifecycleHook",
     "Metadata",
@@ -179,6 +181,35 @@ class Script(Container, kw_only=True, frozen=True):
     source: str = ""
 
 
+# --------------------------------------------------------------------------- http
+
+
+class HTTPHeader(_Base, kw_only=True, frozen=True):
+    """A header of an `http` template. `valueFrom.secretKeyRef` parses but is unsupported (there
+    are no Kubernetes secrets here; `unsupported_features` reports it)."""
+
+    name: str
+    value: str = ""
+    value_from: dict[str, Any] | None = None
+
+
+class HTTP(_Base, kw_only=True, frozen=True):
+    """An Argo `http` template: one request sent by the controller (Argo's agent)."""
+
+    url: str
+    method: str = "GET"
+    headers: list[HTTPHeader] = []
+    #: Request timeout in seconds (Argo's default: 30).
+    timeout_seconds: IntOrStr | None = None
+    #: An expression over `response.statusCode|body|headers` (and `request.*`); without it a
+    #: 2xx status succeeds.
+    success_condition: str | None = None
+    body: str = ""
+    #: `bodyFrom.bytes`: parses but is unsupported.
+    body_from: dict[str, Any] | None = None
+    insecure_skip_verify: bool = False
+
+
 # --------------------------------------------------------------------------- retries
 
 
@@ -301,7 +332,7 @@ class Template(_Base, kw_only=True, frozen=True):
     resource: dict[str, Any] | None = None
     suspend: dict[str, Any] | None = None
     container_set: dict[str, Any] | None = None
-    http: dict[str, Any] | None = None
+    http: HTTP | None = None
     data: dict[str, Any] | None = None
     plugin: dict[str, Any] | None = None
     # --- execution controls

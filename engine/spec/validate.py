@@ -435,7 +435,7 @@ class _Validator:
 _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
-_EXPRESSION_FIELDS = frozenset({"when", "expression"})
+_EXPRESSION_FIELDS = frozenset({"when", "expression", "successCondition"})
 
 
 @functools.cache
@@ -573,10 +573,10 @@ def _all_arguments(wf: Workflow) -> Iterator[Arguments]:
 def unsupported_features(wf: Workflow) -> list[str]:
     """Sorted names of features used by `wf` that the engine cannot run (empty: runnable).
 
-    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom, http,
-    initContainers, memoize, plugin, resource, sidecars, spec.suspend, suspend, synchronization,
-    templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
-    volumes, workflowTemplateRef.
+    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom,
+    http.bodyFrom, http.headers.valueFrom, initContainers, memoize, plugin, resource, sidecars,
+    spec.suspend, suspend, synchronization, templateRef, valueFrom.event, valueFrom.jqFilter,
+    valueFrom.jsonPath, valueFrom.supplied, volumes, workflowTemplateRef.
     """
     found: set[str] = set()
     spec = wf.spec
@@ -595,8 +595,13 @@ def unsupported_features(wf: Workflow) -> list[str]:
     params: list[Parameter] = [p for a in _all_arguments(wf) for p in a.parameters]
     for t in _walk_templates(wf):
         for kind in template_kinds(t):
-            if kind not in ("container", "script", "steps", "dag"):
+            if kind not in ("container", "script", "steps", "dag", "http"):
                 found.add(kind)
+        if t.http is not None:
+            if any(h.value_from is not None for h in t.http.headers):
+                found.add("http.headers.valueFrom")
+            if t.http.body_from is not None:
+                found.add("http.bodyFrom")
         if t.inputs.artifacts or t.outputs.artifacts:
             found.add("artifacts")
         for attr, label in (

@@ -54,6 +54,12 @@ EXPECTED: dict[str, tuple[list[str], int, str, dict[str, str]]] = {
             "D": "Succeeded",
         },
     ),
+    "notify-on-failure.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {"@root": "Succeeded", "@onExit": "Succeeded", "post-status": "Skipped"},
+    ),
     "retry-deadline-exit.yaml": (
         [],
         1,

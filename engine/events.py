@@ -72,6 +72,9 @@ class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted
     source: str = ""
     #: The reconciler rules this run is decided by (see RULES_VERSION); 1 for older logs.
     rules: int = 1
+    #: Injected faults (`exitflow run --fail`): node display name or glob -> "Failed", "Error"
+    #: or an exit code. Matching Pod/HTTP nodes end that way without running (rules >= 2).
+    faults: dict[str, str] = {}
 
 
 class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):
@@ -140,6 +143,8 @@ class NodeFinished(Event, frozen=True, kw_only=True, tag="NodeFinished"):
     phase: str  # Succeeded | Failed | Error | Skipped | Omitted
     message: str = ""
     outputs: NodeOutputs | None = None
+    #: True when the outcome was injected (`exitflow run --fail`), not produced by running.
+    injected: bool = False
 
 
 class NodeLogged(Event, frozen=True, kw_only=True, tag="NodeLogged"):

@@ -12,6 +12,7 @@ import click
 
 from ..api import open_store, parse_parameters, prepare, read_workflow_file
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
+from ..controller.faults import parse_fault
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
 from ..events import WorkflowSubmitted
@@ -43,8 +44,11 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
+def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
+                faults: tuple[str, ...] = ()) -> WorkflowSubmitted:
+    """Read, validate and parameterise a workflow file; its first event, executor chosen and
+    injected faults (`--fail`) recorded."""
+    injected = dict(parse_fault(f) for f in faults)
     text = read_workflow_file(file)
     workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
@@ -52,10 +56,10 @@ def _submission(file: str, parameters: tuple[str, ...], executor: str | None) ->
         raise InputError(
             f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate"
         )
-    if chosen != submitted.executor:
+    if chosen != submitted.executor or injected:
         import msgspec
 
-        submitted = msgspec.structs.replace(submitted, executor=chosen)
+        submitted = msgspec.structs.replace(submitted, executor=chosen, faults=injected)
     return submitted
 
 
@@ -82,12 +86,16 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @param_option
 @db_option
 @executor_option
+@click.option("--fail", "faults", multiple=True, metavar="NODE[=Failed|Error|EXITCODE]",
+              help="End the Pod/HTTP nodes whose display name is NODE (or matches the glob) "
+                   "that way without running them, recorded as injected (repeatable).")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-              executor: str | None, simulate_fail: tuple[str, ...], output: str | None) -> None:
+              executor: str | None, simulate_fail: tuple[str, ...], faults: tuple[str, ...],
+              output: str | None) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -100,7 +108,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor)
+        submitted = _submission(file, parameters, executor, faults)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)

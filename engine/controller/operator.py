@@ -55,6 +55,7 @@ from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
+from .faults import fault_outcome, match_fault
 from .http_call import http_request
 
 POD = POD_TYPE
@@ -721,6 +722,8 @@ class Operator:
             if problem is not None:
                 self._finish(node, ERROR, problem)
                 return node
+            if self.view.faults and self.view.rules >= 2 and self._inject_fault(node):
+                return node
             self._pods[node.id] = work
             self._start(node)
             self.decision.start.append(node.id)
@@ -734,6 +737,18 @@ class Operator:
         if job_deadline is not None and node.phase == RUNNING:
             self.decision.wake(job_deadline)
         return node
+
+    def _inject_fault(self, node: NodeView) -> bool:
+        """`exitflow run --fail`: end a matching node as injected, without running it."""
+        outcome = match_fault(self.view.faults, node.display_name)
+        if outcome is None:
+            return False
+        phase, message, code = fault_outcome(outcome)
+        outputs = NodeOutputs(exit_code=code)
+        self._emit(NodeFinished(ts=self.now, node_id=node.id, phase=phase, message=message,
+                                outputs=outputs, injected=True))
+        self.decision.wake(self.now)  # its parent (e.g. a retry) may decide more at once
+        return True
 
     def _pod_problem(self, node: NodeView, work: _PodWork) -> str | None:
         try:

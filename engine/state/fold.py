@@ -123,6 +123,7 @@ def _workflow_submitted(view: WorkflowView, event: WorkflowSubmitted) -> None:
     view.parameters = dict(event.parameters)
     view.executor = event.executor
     view.rules = event.rules
+    view.faults = dict(event.faults)
     view.created_at = event.ts
 
 

@@ -79,6 +79,7 @@ class WorkflowView:
         "created_at",
         "executor",
         "exit_status",
+        "faults",
         "finished_at",
         "message",
         "name",
@@ -104,6 +105,8 @@ class WorkflowView:
         self.executor = ""
         #: The reconciler rules this run was submitted under (events.RULES_VERSION).
         self.rules = 1
+        #: Injected faults of the run (WorkflowSubmitted.faults): pattern -> outcome.
+        self.faults: dict[str, str] = {}
         self.phase = PENDING
         #: `workflow.status` once the entrypoint is done (set by WorkflowExiting).
         self.exit_status: str | None = None

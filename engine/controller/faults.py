@@ -3,7 +3,8 @@ which nodes they hit and how those nodes end.
 
 A run records its faults in `WorkflowSubmitted.faults` (pattern -> outcome), so recovery, replay
 and `verify` decide exactly as the run did. A Pod or HTTP node whose display name matches a
-pattern (exactly or as a glob; a retry child `step(1)` also matches as `step`) ends with the
+pattern (exactly or as a glob; a retry child `step(1)` also matches as `step`; the node named
+after the workflow also as `@root`, `<workflow>.X` also as `@X`) ends with the
 outcome without running: `NodeFinished(injected=True)`, never a `NodeStarted`.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from ..errors import InputError
 from ..events import ERROR, FAILED, SUCCEEDED
 
-__all__ = ["fault_outcome", "match_fault", "parse_fault"]
+__all__ = ["fault_outcome", "match_fault", "parse_fault", "stable_name"]
 
 _RETRY_SUFFIX = re.compile(r"\(\d+\)$")
 
@@ -41,9 +42,22 @@ def parse_fault(text: str) -> tuple[str, str]:
     return pattern, str(code)
 
 
-def match_fault(faults: Mapping[str, str], display_name: str) -> str | None:
-    """The outcome injected into the node called `display_name`, or None."""
-    names = {display_name, _RETRY_SUFFIX.sub("", display_name)}
+def stable_name(display_name: str, workflow_name: str) -> str:
+    """A node's display name that does not change between runs of one file: a node named after
+    the workflow (whose name may be generated) is `@root`, and `<workflow>.X` is `@X`."""
+    if display_name == workflow_name:
+        return "@root"
+    if display_name.startswith(workflow_name + "."):
+        return "@" + display_name[len(workflow_name) + 1:]
+    return display_name
+
+
+def match_fault(faults: Mapping[str, str], display_name: str, workflow_name: str) -> str | None:
+    """The outcome injected into the node called `display_name`, or None. A pattern matches
+    the display name or its `stable_name`, each also without a retry suffix `(n)`."""
+    stable = stable_name(display_name, workflow_name)
+    names = {display_name, stable, _RETRY_SUFFIX.sub("", display_name),
+             _RETRY_SUFFIX.sub("", stable)}
     for pattern, outcome in faults.items():
         if any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
             return outcome

@@ -740,7 +740,7 @@ class Operator:
 
     def _inject_fault(self, node: NodeView) -> bool:
         """`exitflow run --fail`: end a matching node as injected, without running it."""
-        outcome = match_fault(self.view.faults, node.display_name)
+        outcome = match_fault(self.view.faults, node.display_name, self.view.name)
         if outcome is None:
             return False
         phase, message, code = fault_outcome(outcome)

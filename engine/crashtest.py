@@ -620,7 +620,8 @@ async def _read_outcome(db: str) -> tuple[list[LogCheck], list[RunOutcome]]:
                 view = fold(r.event for r in events)
             except ExitflowError:
                 continue
-            outcomes.append(outcome_of(view, events))
+            if view.parent is None:  # child workflows (resource templates) are not the run
+                outcomes.append(outcome_of(view, events))
         return checks, outcomes
     finally:
         await store.aclose()

@@ -75,6 +75,11 @@ class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted
     #: Injected faults (`exitflow run --fail`): node display name or glob -> "Failed", "Error"
     #: or an exit code. Matching Pod/HTTP nodes end that way without running (rules >= 2).
     faults: dict[str, str] = {}
+    #: A child workflow (created by a `resource` template of another run): that run's uid and
+    #: name and the creating node's id; "" for a workflow submitted by a user.
+    parent_uid: str = ""
+    parent_name: str = ""
+    parent_node: str = ""
 
 
 class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):

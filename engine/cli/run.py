@@ -11,6 +11,7 @@ import anyio
 import click
 
 from ..api import open_store, parse_parameters, prepare, read_workflow_file
+from ..controller.children import children_of
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.faults import parse_fault
 from ..controller.pool import ExecutorPool
@@ -89,13 +90,16 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @click.option("--fail", "faults", multiple=True, metavar="NODE[=Failed|Error|EXITCODE]",
               help="End the Pod/HTTP nodes whose display name is NODE (or matches the glob) "
                    "that way without running them, recorded as injected (repeatable).")
+@click.option("--wait-children", is_flag=True,
+              help="Also run the child workflows the run created (resource templates) to "
+                   "their end; without it they wait in the log for a daemon or `recover`.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
               executor: str | None, simulate_fail: tuple[str, ...], faults: tuple[str, ...],
-              output: str | None) -> None:
+              wait_children: bool, output: str | None) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -122,10 +126,26 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
                     store, pool, on_change=live.update if live is not None else None
                 )
                 view = await controller.run_one(uid)
+            await _children(store, controller, uid, wait_children)
     finally:
         await pool.aclose()
         await store.aclose()
     _finish(ctx, view, output)
+
+
+async def _children(store: SqliteStore, controller: Controller, uid: str, wait: bool) -> None:
+    """Report the child workflows a run created; with `wait`, run them (and theirs) to the end."""
+    pending = await children_of(store, uid)
+    while pending:
+        child = pending.pop(0)
+        record = await store.get_workflow(child)
+        if not wait:
+            terminal.note(f"created workflow {record.name} (run it with --wait-children, "
+                          "`exitflow recover` or a daemon)")
+            continue
+        view = await controller.run_one(child)
+        terminal.note(f"child workflow {view.name}: {view.phase}")
+        pending.extend(await children_of(store, child))
 
 
 @click.command()

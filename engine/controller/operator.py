@@ -55,6 +55,7 @@ from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
+from .children import child_workflow
 from .faults import fault_outcome, match_fault
 from .http_call import http_request
 
@@ -359,7 +360,7 @@ class Operator:
             # Not reached by the last walk of the tree: rebuild the work from the node's own
             # recorded template and inputs (the log is the truth).
             tmpl = self.templates.get(node.template_name)
-            if tmpl is None or _kind(tmpl) not in ("container", "script", "http"):
+            if tmpl is None or not (_kind(tmpl) in ("container", "script") or _runs_as_work(tmpl)):
                 return None
             work = _PodWork(
                 tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role), retry_index(node.name)
@@ -630,7 +631,7 @@ class Operator:
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
         kind = _kind(tmpl)
-        if kind in ("container", "script") or (kind == "http" and self.view.rules >= 2):
+        if kind in ("container", "script") or (self.view.rules >= 2 and _runs_as_work(tmpl)):
             return self._execute_pod(
                 name,
                 tmpl,
@@ -830,6 +831,20 @@ class Operator:
                 scopes.append(self._pod_scope(work, node))
             return self._render_strict(text, scopes[0])
 
+        if tmpl.resource is not None:
+            key = idempotency_key(self.view.uid, node.id)
+            manifest = self._render_lenient(tmpl.resource.manifest or "",
+                                            self._pod_scope(work, node))
+            return Job(
+                workflow_name=self.view.name,
+                workflow_uid=self.view.uid,
+                node_id=node.id,
+                node_name=node.name,
+                attempt=max(node.attempt, 1),
+                retry=work.retry,
+                idempotency_key=key,
+                child=child_workflow(tmpl.resource, manifest, key),
+            )
         if tmpl.http is not None:
             return Job(
                 workflow_name=self.view.name,
@@ -2013,6 +2028,14 @@ def _kind(tmpl: Template) -> str:
         _KINDS.clear()
     _KINDS[id(tmpl)] = (tmpl, kind)
     return kind
+
+
+def _runs_as_work(tmpl: Template) -> bool:
+    """Templates run like a Pod since rules 2: `http` (an HTTP node) and a `resource` that
+    creates a child Workflow (a Pod node whose work the controller does)."""
+    if tmpl.http is not None:
+        return True
+    return tmpl.resource is not None and tmpl.resource.creates_workflow()
 
 
 def _find_kind(tmpl: Template) -> str:

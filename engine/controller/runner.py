@@ -41,6 +41,7 @@ from ..spec import Workflow
 from ..state.fold import apply
 from ..state.view import WorkflowView
 from ..store.base import EventStore
+from .children import create_child
 from .operator import Decision, Operator
 
 Clock = Callable[[], float]
@@ -406,13 +407,16 @@ class WorkflowRunner:
 
     async def _run_job(self, job: Job, scope: anyio.CancelScope, reattach: bool) -> None:
         with scope:
-            if reattach:
+            if reattach and job.child is None:
                 async with self._gate.turn():
                     result = await self.executor.reattach(job)
                 if result is None:
                     self._inflight.pop(job.node_id, None)
                     self._post((job.node_id, _LOST))
                     return
+            elif job.child is not None:
+                result = await create_child(self.store, job, parent_name=self.view.name,
+                                            executor=self.view.executor)
             else:
                 result = await self.executor.run(job)
             self._post((job.node_id, result))

@@ -26,6 +26,15 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
     insecure_skip_verify: bool = False
 
 
+class ChildWorkflow(msgspec.Struct, frozen=True, kw_only=True):
+    """What a `resource` template's node creates: a child workflow in the same log. Its name and
+    uid derive from the node's idempotency key, so creating it again is a no-op."""
+
+    manifest: str
+    name: str
+    uid: str
+
+
 class Job(msgspec.Struct, frozen=True, kw_only=True):
     """One attempt of one Pod (or HTTP) node, fully resolved (no `{{ }}` left)."""
 
@@ -56,6 +65,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     network_mode: str = "none"
     #: An HTTP node's request: sent by the HTTP executor, whatever the run's executor.
     http: HttpRequest | None = None
+    #: A `resource` node's child workflow: created by the controller (it owns the log).
+    child: ChildWorkflow | None = None
 
     def exitflow_env(self) -> dict[str, str]:
         """The EXITFLOW_* variables every executor passes to the work."""

@@ -26,7 +26,7 @@ class RoutedExecutor:
 
     def runs_now(self, job: Job) -> bool:
         """True when `run_now(job)` completes the job inline (the simulate executor's Pods)."""
-        return job.http is None and hasattr(self.inner, "run_now")
+        return job.http is None and job.child is None and hasattr(self.inner, "run_now")
 
     def run_now(self, job: Job) -> JobResult:
         run_now = self.inner.run_now  # type: ignore[attr-defined]
@@ -43,7 +43,8 @@ class RoutedExecutor:
         return await self._for(job).reattach(job)
 
     async def release(self, job: Job) -> None:
-        await self._for(job).release(job)
+        if job.child is None:
+            await self._for(job).release(job)
 
     async def sweep(self, workflow_uid: str, keep: Collection[str]) -> int:
         return await self.inner.sweep(workflow_uid, keep)

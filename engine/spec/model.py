@@ -40,6 +40,7 @@ __all__ = [
     "Metadata",
     "Outputs",
     "Parameter",
+    "ResourceTemplate",
     "RetryStrategy",
     "Script",
     "Sequence",
@@ -210,6 +211,36 @@ class HTTP(_Base, kw_only=True, frozen=True):
     insecure_skip_verify: bool = False
 
 
+# --------------------------------------------------------------------------- resource
+
+
+class ResourceTemplate(_Base, kw_only=True, frozen=True):
+    """An Argo `resource` template. Exitflow runs only `action: create` of a `Workflow`
+    manifest (a child workflow in the same log, see `creates_workflow`); anything else parses
+    and is reported by `unsupported_features`."""
+
+    action: str = ""
+    manifest: str | None = None
+    manifest_from: dict[str, Any] | None = None
+    merge_strategy: str | None = None
+    set_owner_reference: bool | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    flags: list[str] | None = None
+
+    def creates_workflow(self) -> bool:
+        """`action: create` of an `argoproj.io/v1alpha1` `Workflow` manifest (read shallowly:
+        the manifest is parsed for real when the child is submitted)."""
+        if self.action != "create" or not self.manifest or self.manifest_from is not None:
+            return False
+        head = {}
+        for line in self.manifest.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key in ("apiVersion", "kind"):
+                head[key] = value.strip().strip("'\"")
+        return head.get("kind") == KIND and head.get("apiVersion") == API_VERSION
+
+
 # --------------------------------------------------------------------------- retries
 
 
@@ -329,7 +360,7 @@ class Template(_Base, kw_only=True, frozen=True):
     script: Script | None = None
     steps: list[list[WorkflowStep]] | None = None
     dag: DAGTemplate | None = None
-    resource: dict[str, Any] | None = None
+    resource: ResourceTemplate | None = None
     suspend: dict[str, Any] | None = None
     container_set: dict[str, Any] | None = None
     http: HTTP | None = None

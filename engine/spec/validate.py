@@ -164,6 +164,17 @@ class _Validator:
             self.check_steps(t.steps, f"{path}.steps")
         if t.dag is not None:
             self.check_dag(t, f"{path}.dag")
+        if t.resource is not None and t.resource.creates_workflow():
+            self.check_child_manifest(t.resource.manifest or "", f"{path}.resource.manifest")
+
+    def check_child_manifest(self, manifest: str, path: str) -> None:
+        """A child Workflow manifest must itself load (its `{{ }}` are the parent's to fill)."""
+        from engine.spec.loader import load_text
+
+        try:
+            load_text(manifest, source=f"{self.wf.source or '<string>'} {path}")
+        except SpecError as e:
+            raise self.error(f"child workflow manifest: {e.message}", path) from None
 
     def check_unique_params(self, params: Sequence[Parameter], path: str) -> None:
         seen: set[str] = set()
@@ -595,8 +606,10 @@ def unsupported_features(wf: Workflow) -> list[str]:
     params: list[Parameter] = [p for a in _all_arguments(wf) for p in a.parameters]
     for t in _walk_templates(wf):
         for kind in template_kinds(t):
-            if kind not in ("container", "script", "steps", "dag", "http"):
+            if kind not in ("container", "script", "steps", "dag", "http", "resource"):
                 found.add(kind)
+        if t.resource is not None and not t.resource.creates_workflow():
+            found.add("resource")
         if t.http is not None:
             if any(h.value_from is not None for h in t.http.headers):
                 found.add("http.headers.valueFrom")

@@ -86,6 +86,7 @@ class WorkflowView:
         "nodes",
         "nodes_by_name",
         "parameters",
+        "parent",
         "phase",
         "rules",
         "seq",
@@ -107,6 +108,8 @@ class WorkflowView:
         self.rules = 1
         #: Injected faults of the run (WorkflowSubmitted.faults): pattern -> outcome.
         self.faults: dict[str, str] = {}
+        #: (uid, name, node id) of the run that created this one as a child, or None.
+        self.parent: tuple[str, str, str] | None = None
         self.phase = PENDING
         #: `workflow.status` once the entrypoint is done (set by WorkflowExiting).
         self.exit_status: str | None = None

@@ -51,3 +51,46 @@ def test_current_rules_start_an_http_node_with_a_resolved_request(rules: int) ->
     assert job.http.method == "POST" and job.http.timeout_seconds == 5.0
     assert job.http.headers == [("X-A", "http-rules")]
     assert job.idempotency_key == f"u-1:{node.id}"
+
+
+CHILD = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: child-rules}
+spec:
+  entrypoint: make
+  templates:
+    - name: make
+      resource:
+        action: create
+        manifest: |
+          apiVersion: argoproj.io/v1alpha1
+          kind: Workflow
+          metadata: {generateName: kid-}
+          spec:
+            entrypoint: k
+            templates: [{name: k, container: {image: a, command: [echo, "{{workflow.name}}"]}}]
+"""
+
+
+@pytest.mark.parametrize("rules", [1, RULES_VERSION])
+def test_a_resource_creating_a_workflow_runs_only_under_rules_2(rules: int) -> None:
+    submitted = WorkflowSubmitted(ts=1.0, uid="u-2", name="child-rules", spec_yaml=CHILD,
+                                  rules=rules)
+    op = Operator(fold([submitted]), load_text(CHILD))
+    decision = op.reconcile(2.0)
+    node = op.view.node("child-rules")
+    assert node is not None
+    if rules == 1:
+        assert node.phase == ERROR and decision.start == []
+        return
+    job = op.job_for(node)
+    assert job is not None and job.child is not None and decision.start == [node.id]
+    # Named after the node's idempotency key: the same on every re-run of the node.
+    again = Operator(fold([submitted]), load_text(CHILD))
+    again.reconcile(2.0)
+    other = again.job_for(again.view.nodes[node.id])
+    assert other is not None and other.child == job.child
+    assert job.child.name.startswith("kid-") and len(job.child.name) == len("kid-") + 5
+    # The parent's variables are rendered into the manifest; the child's are its own.
+    assert "command: [echo, \"child-rules\"]" in job.child.manifest

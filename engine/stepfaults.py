@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -21,7 +20,7 @@ from collections.abc import Callable, Sequence
 import anyio
 import msgspec
 
-from .controller.faults import stable_name
+from .controller.faults import stable_name, without_retry
 from .crashtest import (
     _PROCESS_TIMEOUT,
     _exit_handlers,
@@ -36,8 +35,6 @@ from .state.view import WorkflowView
 from .store import SqliteStore
 
 __all__ = ["FaultCase", "StepFaultReport", "run_step_faults"]
-
-_RETRY_SUFFIX = re.compile(r"\(\d+\)$")
 
 
 class FaultCase(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,7 +73,7 @@ def work_nodes(view: WorkflowView) -> list[str]:
     names: list[str] = []
     for node in view.nodes.values():
         if node.type in WORK_TYPES and node.role != "exit":
-            name = _RETRY_SUFFIX.sub("", stable_name(node.display_name, view.name))
+            name = without_retry(stable_name(node.display_name, view.name))
             if name not in names:
                 names.append(name)
     return names

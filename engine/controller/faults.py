@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..errors import InputError
 from ..events import ERROR, FAILED, SUCCEEDED
 
-__all__ = ["fault_outcome", "match_fault", "parse_fault", "stable_name"]
+__all__ = ["fault_outcome", "match_fault", "parse_fault", "stable_name", "without_retry"]
 
 _RETRY_SUFFIX = re.compile(r"\(\d+\)$")
 
@@ -42,6 +42,11 @@ def parse_fault(text: str) -> tuple[str, str]:
     return pattern, str(code)
 
 
+def without_retry(name: str) -> str:
+    """`step(1)` -> `step`: the name a retry child shares with its step."""
+    return _RETRY_SUFFIX.sub("", name)
+
+
 def stable_name(display_name: str, workflow_name: str) -> str:
     """A node's display name that does not change between runs of one file: a node named after
     the workflow (whose name may be generated) is `@root`, and `<workflow>.X` is `@X`."""
@@ -56,8 +61,7 @@ def match_fault(faults: Mapping[str, str], display_name: str, workflow_name: str
     """The outcome injected into the node called `display_name`, or None. A pattern matches
     the display name or its `stable_name`, each also without a retry suffix `(n)`."""
     stable = stable_name(display_name, workflow_name)
-    names = {display_name, stable, _RETRY_SUFFIX.sub("", display_name),
-             _RETRY_SUFFIX.sub("", stable)}
+    names = {display_name, stable, without_retry(display_name), without_retry(stable)}
     for pattern, outcome in faults.items():
         if any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
             return outcome

@@ -87,10 +87,12 @@ def submission(
     source: str,
     parameters: Mapping[str, str] | None = None,
     executor: str | None = None,
+    faults: Mapping[str, str] | None = None,
 ) -> WorkflowSubmitted:
     """Validate and parameterise a workflow; its first event, with the executor chosen (the
-    flag, else the workflow's `exitflow.io/executor` annotation). `exitflow submit`, `run` and
-    the HTTP API's POST all go through here. Raises InputError."""
+    flag, else the workflow's `exitflow.io/executor` annotation) and injected faults (`--fail`)
+    recorded. `exitflow submit`, `run` and the HTTP API's POST all go through here. Raises
+    InputError."""
     workflow, submitted = prepare(text, source=source, parameters=parameters)
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
     if chosen and chosen not in EXECUTORS:
@@ -98,10 +100,10 @@ def submission(
             f"{source}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or"
             " simulate"
         )
-    if chosen != submitted.executor:
+    if chosen != submitted.executor or faults:
         import msgspec
 
-        submitted = msgspec.structs.replace(submitted, executor=chosen)
+        submitted = msgspec.structs.replace(submitted, executor=chosen, faults=dict(faults or {}))
     return submitted
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ..errors import ExitflowError
 from ..events import (
     RUNNING,
+    WORK_TYPES,
     AnyEvent,
     Event,
     NodeAttemptLost,
@@ -41,8 +42,6 @@ from ..spec import load_text
 from ..state.fold import apply
 from ..state.view import WorkflowView
 from ..store.base import LogRecord
-
-POD = "Pod"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +148,7 @@ def _inputs(
     for event in group:
         if isinstance(event, NodeFinished) and event.outputs is not None:
             node = view.nodes.get(event.node_id)
-            if node is not None and node.type == POD and node.phase == RUNNING:
+            if node is not None and node.type in WORK_TYPES and node.phase == RUNNING:
                 attempt = max(node.attempt, 1)
                 results.append((event.node_id, _result(
                     event,

@@ -12,7 +12,9 @@ import click
 
 from ..api import open_store, parse_parameters, read_workflow_file, submission
 from ..api import submit as submit_run
+from ..controller.children import children_of
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
+from ..controller.faults import parse_fault
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
@@ -42,13 +44,14 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(
-    file: str, parameters: tuple[str, ...], executor: str | None
-) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
+def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
+                faults: tuple[str, ...] = ()) -> WorkflowSubmitted:
+    """Read, validate and parameterise a workflow file; its first event, executor chosen and
+    injected faults (`--fail`) recorded."""
+    injected = dict(parse_fault(f) for f in faults)
     text = read_workflow_file(file)
     return submission(text, source=file, parameters=parse_parameters(parameters),
-                      executor=executor)
+                      executor=executor, faults=injected)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
@@ -74,12 +77,19 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @param_option
 @db_option
 @executor_option
+@click.option("--fail", "faults", multiple=True, metavar="NODE[=Failed|Error|EXITCODE]",
+              help="End the Pod/HTTP nodes whose display name is NODE (or matches the glob) "
+                   "that way without running them, recorded as injected (repeatable).")
+@click.option("--wait-children", is_flag=True,
+              help="Also run the child workflows the run created (resource templates) to "
+                   "their end; without it they wait in the log for a daemon or `recover`.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-              executor: str | None, simulate_fail: tuple[str, ...], output: str | None) -> None:
+              executor: str | None, simulate_fail: tuple[str, ...], faults: tuple[str, ...],
+              wait_children: bool, output: str | None) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -92,7 +102,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor)
+        submitted = _submission(file, parameters, executor, faults)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -106,10 +116,26 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
                     store, pool, on_change=live.update if live is not None else None
                 )
                 view = await controller.run_one(uid)
+            await _children(store, controller, uid, wait_children)
     finally:
         await pool.aclose()
         await store.aclose()
     _finish(ctx, view, output)
+
+
+async def _children(store: SqliteStore, controller: Controller, uid: str, wait: bool) -> None:
+    """Report the child workflows a run created; with `wait`, run them (and theirs) to the end."""
+    pending = await children_of(store, uid)
+    while pending:
+        child = pending.pop(0)
+        record = await store.get_workflow(child)
+        if not wait:
+            terminal.note(f"created workflow {record.name} (run it with --wait-children, "
+                          "`exitflow recover` or a daemon)")
+            continue
+        view = await controller.run_one(child)
+        terminal.note(f"child workflow {view.name}: {view.phase}")
+        pending.extend(await children_of(store, child))
 
 
 @click.command()

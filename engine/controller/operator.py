@@ -25,11 +25,14 @@ from ..errors import ExpressionError
 from ..events import (
     ERROR,
     FAILED,
+    HTTP_TYPE,
     OMITTED,
     PENDING,
+    POD_TYPE,
     RUNNING,
     SKIPPED,
     SUCCEEDED,
+    WORK_TYPES,
     Event,
     NodeAttemptLost,
     NodeFinished,
@@ -51,8 +54,13 @@ from ..spec.graph import ALL_FIELDS, RULES1_FIELDS, DagGraph, dag_graph, evaluat
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
+from .children import child_workflow
+from .faults import fault_outcome, match_fault
+from .http_call import http_request
 
-POD = "Pod"
+POD = POD_TYPE
+#: Argo's node type of an `http` template (run by the HTTP executor; see http_call).
+HTTP = HTTP_TYPE
 STEPS = "Steps"
 STEP_GROUP = "StepGroup"
 DAG = "DAG"
@@ -341,7 +349,9 @@ class Operator:
 
     def running_pods(self) -> list[NodeView]:
         """Pod nodes that are Running in the state (for recovery)."""
-        return [n for n in self.view.nodes.values() if n.type == POD and n.phase == RUNNING]
+        return [
+            n for n in self.view.nodes.values() if n.type in WORK_TYPES and n.phase == RUNNING
+        ]
 
     def job_for(self, node: NodeView) -> Job | None:
         """The resolved work of a Running Pod node seen by the last reconcile."""
@@ -350,7 +360,7 @@ class Operator:
             # Not reached by the last walk of the tree: rebuild the work from the node's own
             # recorded template and inputs (the log is the truth).
             tmpl = self.templates.get(node.template_name)
-            if tmpl is None or _kind(tmpl) not in ("container", "script"):
+            if tmpl is None or not (_kind(tmpl) in ("container", "script") or _runs_as_work(tmpl)):
                 return None
             work = _PodWork(
                 tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role), retry_index(node.name)
@@ -390,7 +400,7 @@ class Operator:
         if self.view.shutdown is None and (deadline is None or self.now < deadline):
             return  # `_blocked_reason` is None for every node: nothing to stop
         for node in list(self.view.nodes.values()):
-            if node.type != POD or node.fulfilled:
+            if node.type not in WORK_TYPES or node.fulfilled:
                 continue
             reason = self._blocked_reason(_Ctx(node.boundary_id, node.role))
             if reason is not None:
@@ -621,7 +631,7 @@ class Operator:
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
         kind = _kind(tmpl)
-        if kind in ("container", "script"):
+        if kind in ("container", "script") or (self.view.rules >= 2 and _runs_as_work(tmpl)):
             return self._execute_pod(
                 name,
                 tmpl,
@@ -702,7 +712,7 @@ class Operator:
                 return None
             node = self._init_node(
                 name,
-                POD,
+                HTTP if tmpl.http is not None else POD,
                 display_name=display_name,
                 template_name=template_name,
                 parent=parent,
@@ -712,6 +722,8 @@ class Operator:
             problem = self._pod_problem(node, work)
             if problem is not None:
                 self._finish(node, ERROR, problem)
+                return node
+            if self.view.faults and self.view.rules >= 2 and self._inject_fault(node):
                 return node
             self._pods[node.id] = work
             self._start(node)
@@ -726,6 +738,18 @@ class Operator:
         if job_deadline is not None and node.phase == RUNNING:
             self.decision.wake(job_deadline)
         return node
+
+    def _inject_fault(self, node: NodeView) -> bool:
+        """`exitflow run --fail`: end a matching node as injected, without running it."""
+        outcome = match_fault(self.view.faults, node.display_name, self.view.name)
+        if outcome is None:
+            return False
+        phase, message, code = fault_outcome(outcome)
+        outputs = NodeOutputs(exit_code=code)
+        self._emit(NodeFinished(ts=self.now, node_id=node.id, phase=phase, message=message,
+                                outputs=outputs, injected=True))
+        self.decision.wake(self.now)  # its parent (e.g. a retry) may decide more at once
+        return True
 
     def _pod_problem(self, node: NodeView, work: _PodWork) -> str | None:
         try:
@@ -798,8 +822,6 @@ class Operator:
 
     def _make_job(self, node: NodeView, work: _PodWork) -> Job:
         tmpl = work.template
-        body = tmpl.container if tmpl.container is not None else tmpl.script
-        assert body is not None
         scopes: list[dict[str, Any]] = []
 
         def r(text: str) -> str:
@@ -808,6 +830,35 @@ class Operator:
             if not scopes:
                 scopes.append(self._pod_scope(work, node))
             return self._render_strict(text, scopes[0])
+
+        if tmpl.resource is not None:
+            key = idempotency_key(self.view.uid, node.id)
+            manifest = self._render_lenient(tmpl.resource.manifest or "",
+                                            self._pod_scope(work, node))
+            return Job(
+                workflow_name=self.view.name,
+                workflow_uid=self.view.uid,
+                node_id=node.id,
+                node_name=node.name,
+                attempt=max(node.attempt, 1),
+                retry=work.retry,
+                idempotency_key=key,
+                child=child_workflow(tmpl.resource, manifest, key),
+            )
+        if tmpl.http is not None:
+            return Job(
+                workflow_name=self.view.name,
+                workflow_uid=self.view.uid,
+                node_id=node.id,
+                node_name=node.name,
+                attempt=max(node.attempt, 1),
+                retry=work.retry,
+                idempotency_key=idempotency_key(self.view.uid, node.id),
+                deadline=self._job_deadline(node, work),
+                http=http_request(tmpl.http, r),
+            )
+        body = tmpl.container if tmpl.container is not None else tmpl.script
+        assert body is not None
 
         env: dict[str, str] = {}
         for var in body.env or []:
@@ -1983,6 +2034,14 @@ def _kind(tmpl: Template) -> str:
         _KINDS.clear()
     _KINDS[id(tmpl)] = (tmpl, kind)
     return kind
+
+
+def _runs_as_work(tmpl: Template) -> bool:
+    """Templates run like a Pod since rules 2: `http` (an HTTP node) and a `resource` that
+    creates a child Workflow (a Pod node whose work the controller does)."""
+    if tmpl.http is not None:
+        return True
+    return tmpl.resource is not None and tmpl.resource.creates_workflow()
 
 
 def _find_kind(tmpl: Template) -> str:

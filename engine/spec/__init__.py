@@ -16,6 +16,7 @@ from engine.spec.graph import implied_dependencies, task_dependencies, task_name
 from engine.spec.loader import load_file, load_json, load_obj, load_text
 from engine.spec.model import (
     API_VERSION,
+    HTTP,
     KIND,
     TEMPLATE_KINDS,
     Arguments,
@@ -26,11 +27,13 @@ from engine.spec.model import (
     DAGTemplate,
     EnvVar,
     ExitHandler,
+    HTTPHeader,
     Inputs,
     LifecycleHook,
     Metadata,
     Outputs,
     Parameter,
+    ResourceTemplate,
     RetryStrategy,
     Script,
     Sequence,
@@ -57,6 +60,7 @@ from engine.spec.validate import (
 
 __all__ = [
     "API_VERSION",
+    "HTTP",
     "KIND",
     "TEMPLATE_KINDS",
     "Arguments",
@@ -68,11 +72,13 @@ __all__ = [
     "EnvVar",
     "ExitHandler",
     "ExpressionChecker",
+    "HTTPHeader",
     "Inputs",
     "LifecycleHook",
     "Metadata",
     "Outputs",
     "Parameter",
+    "ResourceTemplate",
     "RetryStrategy",
     "Script",
     "Sequence",

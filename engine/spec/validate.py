@@ -142,6 +142,17 @@ class _Validator:
             self.check_steps(t.steps, f"{path}.steps")
         if t.dag is not None:
             self.check_dag(t, f"{path}.dag")
+        if t.resource is not None and t.resource.creates_workflow():
+            self.check_child_manifest(t.resource.manifest or "", f"{path}.resource.manifest")
+
+    def check_child_manifest(self, manifest: str, path: str) -> None:
+        """A child Workflow manifest must itself load (its `{{ }}` are the parent's to fill)."""
+        from engine.spec.loader import load_text
+
+        try:
+            load_text(manifest, source=f"{self.wf.source or '<string>'} {path}")
+        except SpecError as e:
+            raise self.error(f"child workflow manifest: {e.message}", path) from None
 
     def check_unique_params(self, params: Sequence[Parameter], path: str) -> None:
         seen: set[str] = set()
@@ -448,7 +459,7 @@ class _Validator:
 _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
-_EXPRESSION_FIELDS = frozenset({"when", "expression"})
+_EXPRESSION_FIELDS = frozenset({"when", "expression", "successCondition"})
 
 
 @functools.cache
@@ -549,10 +560,10 @@ def _all_arguments(wf: Workflow) -> Iterator[Arguments]:
 def unsupported_features(wf: Workflow) -> list[str]:
     """Sorted names of features used by `wf` that the engine cannot run (empty: runnable).
 
-    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom, http,
-    initContainers, memoize, plugin, resource, sidecars, spec.suspend, suspend, synchronization,
-    templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
-    volumes, workflowTemplateRef.
+    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom,
+    http.bodyFrom, http.headers.valueFrom, initContainers, memoize, plugin, resource, sidecars,
+    spec.suspend, suspend, synchronization, templateRef, valueFrom.event, valueFrom.jqFilter,
+    valueFrom.jsonPath, valueFrom.supplied, volumes, workflowTemplateRef.
     """
     found: set[str] = set()
     spec = wf.spec
@@ -571,8 +582,15 @@ def unsupported_features(wf: Workflow) -> list[str]:
     params: list[Parameter] = [p for a in _all_arguments(wf) for p in a.parameters]
     for t in _walk_templates(wf):
         for kind in template_kinds(t):
-            if kind not in ("container", "script", "steps", "dag"):
+            if kind not in ("container", "script", "steps", "dag", "http", "resource"):
                 found.add(kind)
+        if t.resource is not None and not t.resource.creates_workflow():
+            found.add("resource")
+        if t.http is not None:
+            if any(h.value_from is not None for h in t.http.headers):
+                found.add("http.headers.valueFrom")
+            if t.http.body_from is not None:
+                found.add("http.bodyFrom")
         if t.inputs.artifacts or t.outputs.artifacts:
             found.add("artifacts")
         for attr, label in (

@@ -46,9 +46,17 @@ from ..events import (
 from ..executors.base import Job, JobResult
 from ..expr import evaluate_bool, parse, render, template_references
 from ..expr.depends import dependencies_to_depends, parse_depends
-from ..naming import as_param, idempotency_key, item_label, node_id
+from ..naming import (
+    argo_item_label,
+    argo_item_value,
+    as_param,
+    idempotency_key,
+    item_label,
+    node_id,
+)
 from ..naming import rfc3339 as _rfc3339
 from ..spec import Template, Workflow, parse_duration
+from ..spec.defaults import effective_template, has_defaults
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
 from ..store.base import LogRecord
@@ -128,6 +136,12 @@ class Operator:
         self.wf = workflow
         self.spec = workflow.spec
         self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
+        if view.rules >= 2 and has_defaults(self.spec):
+            # spec.templateDefaults and spec.retryStrategy apply to every template (Argo).
+            self.templates = {
+                k: effective_template(self.spec, t) for k, t in self.templates.items()
+            }
+        self._inline: dict[int, tuple[Template, Template]] = {}
         self._depends_cache: dict[tuple[str, str], Any] = {}
         self._pods: dict[str, _PodWork] = {}
         #: node id -> (work, (attempt, start), job) of the last job built for that node.
@@ -290,10 +304,13 @@ class Operator:
             return  # stopped, terminated or already recorded: the late result is ignored
         work = self._pods.get(node_id_)
         self._store_logs(node, result)
-        stdout = result.stdout.decode("utf-8", "replace")
-        if len(stdout) > MAX_OUTPUT_CHARS:
-            stdout = stdout[:MAX_OUTPUT_CHARS]
-        result_text = stdout[:-1] if stdout.endswith("\n") else stdout
+        if self.view.rules >= 2:
+            result_text = _output_result(result.stdout)
+        else:
+            stdout = result.stdout.decode("utf-8", "replace")
+            if len(stdout) > MAX_OUTPUT_CHARS:
+                stdout = stdout[:MAX_OUTPUT_CHARS]
+            result_text = stdout[:-1] if stdout.endswith("\n") else stdout
         phase, message = result.phase, result.message
         params: dict[str, str] = {}
         declared = work.template.outputs.parameters if work and work.template.outputs else []
@@ -311,9 +328,10 @@ class Operator:
                         value = self._render_lenient(as_param(vf.default), scope)
                     elif phase == SUCCEEDED:
                         phase = ERROR
-                        message = (
-                            f"failed to get output parameter {out.name!r}: {vf.path} not found"
-                        )
+                        path = vf.path
+                        if self.view.rules >= 2:
+                            path = self._render_lenient(path, scope)  # the path it looked at
+                        message = f"failed to get output parameter {out.name!r}: {path} not found"
                 elif vf is not None and vf.expression:
                     try:
                         value = as_param(parse(vf.expression).evaluate(_nest(scope)))
@@ -546,6 +564,8 @@ class Operator:
                     ctx=ctx,
                 )
         args = dict(self.view.parameters)
+        if self.view.rules >= 2 and _has_arguments(arguments):
+            args = {}  # Argo WithArgs: a handler with arguments of its own gets exactly those
         try:
             args.update(self._resolve_arguments(arguments, scope))
         except ExpressionError as e:
@@ -915,6 +935,19 @@ class Operator:
         children = [self.view.nodes[c] for c in node.children]
         if children:
             last = children[-1]
+            if not last.fulfilled and self.view.rules >= 2 and _kind(tmpl) in ("steps", "dag"):
+                # A steps/DAG attempt goes on being walked (a Pod attempt ends by its result).
+                index = len(children) - 1
+                self._execute(
+                    last.name,
+                    tmpl,
+                    template_name,
+                    inputs,
+                    parent=node,
+                    ctx=ctx,
+                    display_name=f"{display_name}({index})",
+                    retry=index,
+                )
             if not last.fulfilled:
                 return node
             if last.phase in (SUCCEEDED, SKIPPED, OMITTED):
@@ -955,6 +988,8 @@ class Operator:
         if blocked is not None:
             return blocked
         policy = strategy.retry_policy or "OnFailure"
+        if not strategy.retry_policy and strategy.expression and self.view.rules >= 2:
+            policy = "Always"  # Argo RetryPolicyActual: the expression alone decides
         if policy == "OnFailure" and last.phase != FAILED:
             return last.message or "retryPolicy OnFailure does not retry errors"
         if policy in ("OnError", "OnTransientError") and last.phase != ERROR:
@@ -1121,10 +1156,10 @@ class Operator:
                     cname, cdisplay = base, step.name
                     item_scope = scope
                 else:
-                    label = item_label(item)
+                    label = argo_item_label(item) if self.view.rules >= 2 else item_label(item)
                     cname = f"{base}({j}:{label})"
                     cdisplay = f"{step.name}({j}:{label})"
-                    item_scope = _with_item(scope, item)
+                    item_scope = _with_item(scope, item, self.view.rules)
                 child = self.view.node(cname)
                 if child is None:
                     if stop_creating:
@@ -1229,6 +1264,12 @@ class Operator:
     def _step_template(self, step: Any) -> tuple[Template | None, str]:
         if getattr(step, "inline", None) is not None:
             inline: Template = step.inline
+            if self.view.rules >= 2 and has_defaults(self.spec):
+                hit = self._inline.get(id(inline))
+                if hit is None or hit[0] is not inline:
+                    hit = (inline, effective_template(self.spec, inline))
+                    self._inline[id(inline)] = hit
+                inline = hit[1]
             return inline, inline.name or ""
         tname = step.template or ""
         return self.templates.get(tname), tname
@@ -1299,15 +1340,32 @@ class Operator:
                         )
                     else:
                         hnode = self._execute(
-                            hname, tmpl, on_exit, {}, parent=parent, ctx=hctx, display_name=display
+                            hname,
+                            tmpl,
+                            on_exit,
+                            self._exit_hook_default_args() or {},
+                            parent=parent,
+                            ctx=hctx,
+                            display_name=display,
                         )
                 else:
                     hnode = self._execute_hook(
-                        hname, display, exit_hook, self_scope, parent=parent, ctx=hctx
+                        hname,
+                        display,
+                        exit_hook,
+                        self_scope,
+                        parent=parent,
+                        ctx=hctx,
+                        default_args=self._exit_hook_default_args(),
                     )
             if hnode is None or not hnode.fulfilled:
                 done = False
         return done
+
+    def _exit_hook_default_args(self) -> dict[str, str] | None:
+        """Argo `GetExitHook(wf.spec.arguments)`: a step's or task's exit hook without arguments
+        of its own gets the workflow's (rules >= 2; None before)."""
+        return dict(self.view.parameters) if self.view.rules >= 2 else None
 
     def _execute_hook(
         self,
@@ -1318,6 +1376,7 @@ class Operator:
         *,
         parent: NodeView | None,
         ctx: _Ctx,
+        default_args: Mapping[str, str] | None = None,
     ) -> NodeView | None:
         tname = hook.template or ""
         tmpl = self.templates.get(tname)
@@ -1348,6 +1407,8 @@ class Operator:
                     ctx=ctx,
                 )
             return node
+        if default_args is not None and not _has_arguments(hook.arguments):
+            args = dict(default_args)
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
 
     # ------------------------------------------------------------------ DAG
@@ -1517,13 +1578,13 @@ class Operator:
         done = True
         worst = SUCCEEDED
         for j, item in enumerate(expanded):
-            label = item_label(item)
+            label = argo_item_label(item) if self.view.rules >= 2 else item_label(item)
             cname = f"{tname}({j}:{label})"
             child = self._run_task_or_step(
                 cname,
                 f"{task.name}({j}:{label})",
                 task,
-                _with_item(scope, item),
+                _with_item(scope, item, self.view.rules),
                 parent=group,
                 ctx=ctx,
             )
@@ -1674,6 +1735,8 @@ class Operator:
                     if seq.start is not None
                     else 0
                 )
+                if count is not None and int(count) == 0 and self.view.rules >= 2:
+                    return []  # Argo expandSequence: `count: 0` is no items
                 if count is not None:
                     end = start + int(count) - 1
                 else:
@@ -1723,6 +1786,8 @@ class Operator:
         tasks/steps (`tasks.X.phase`), and the handlers before it (`exitHandlers.NAME.status`)."""
         scope = self._global_scope()
         entry = self.view.node(self.view.name)
+        if entry is not None and entry.type == RETRY and entry.children and self.view.rules >= 2:
+            entry = self.view.nodes[entry.children[-1]]  # a retried entrypoint: its last attempt
         if entry is not None:
             prefix = "tasks" if entry.type == DAG else "steps"
             for n in self.view.nodes.values():
@@ -2022,14 +2087,29 @@ def _continues_on(step: Any, phase: str) -> bool:
     return False
 
 
-def _with_item(scope: Mapping[str, Any], item: Any) -> dict[str, Any]:
+def _with_item(scope: Mapping[str, Any], item: Any, rules: int = 1) -> dict[str, Any]:
     out = dict(scope)
-    out["item"] = as_param(item)
+    out["item"] = argo_item_value(item) if rules >= 2 else as_param(item)
     if isinstance(item, dict):
         for k, v in item.items():
             out[f"item.{k}"] = as_param(v)
     out["__item__"] = item
     return out
+
+
+def _has_arguments(arguments: Any) -> bool:
+    """Argo `Arguments.IsEmpty()`, negated: any parameter or artifact given."""
+    return arguments is not None and bool(arguments.parameters or arguments.artifacts)
+
+
+def _output_result(stdout: bytes) -> str:
+    """`outputs.result` as Argo's executor captures it (CaptureScriptResult): one trailing
+    newline dropped, then only the **last** 256 kB kept."""
+    if stdout.endswith(b"\n"):
+        stdout = stdout[:-1]
+    if len(stdout) > MAX_OUTPUT_CHARS:
+        stdout = stdout[-MAX_OUTPUT_CHARS:]
+    return stdout.decode("utf-8", "replace")
 
 
 def _lookup(scope: Mapping[str, Any], path: str) -> str | None:

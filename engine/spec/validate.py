@@ -16,6 +16,7 @@ import msgspec
 
 from engine.errors import SpecError
 from engine.expr.depends import DependsExpr, dependencies_to_depends, parse_depends
+from engine.spec.defaults import unsupported_defaults
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
     API_VERSION,
@@ -147,6 +148,9 @@ class _Validator:
         if self.wf.spec.template_defaults is not None:
             t = self.wf.spec.template_defaults
             self.check_template_body(t, "$.spec.templateDefaults")
+        if self.wf.spec.retry_strategy is not None:
+            # The workflow's retryStrategy is every template's default: the same checks.
+            self.check_durations(Template(retry_strategy=self.wf.spec.retry_strategy), "$.spec")
         for i, t in enumerate(self.wf.spec.templates):
             self.check_template(t, f"$.spec.templates[{i}]")
 
@@ -333,13 +337,20 @@ class _Validator:
         elif call.template is not None:
             target = self.resolve(call.template, f"{path}.template")
             self.check_inputs_supplied(target, call.arguments, call.template, path)
+        # Argo GetExitHook(wf args): an exit hook without arguments gets the workflow's.
+        wf_args = self.wf.spec.arguments
         if call.on_exit is not None:
             target = self.resolve(call.on_exit, f"{path}.onExit")
-            self.check_inputs_supplied(target, Arguments(), call.on_exit, f"{path}.onExit")
-        self.check_hooks(call.hooks, f"{path}.hooks", default_args=None)
+            self.check_inputs_supplied(target, wf_args, call.on_exit, f"{path}.onExit")
+        self.check_hooks(call.hooks, f"{path}.hooks", default_args=None, exit_args=wf_args)
 
     def check_hooks(
-        self, hooks: Mapping[str, LifecycleHook], path: str, *, default_args: Arguments | None
+        self,
+        hooks: Mapping[str, LifecycleHook],
+        path: str,
+        *,
+        default_args: Arguments | None,
+        exit_args: Arguments | None = None,
     ) -> None:
         for name, hook in hooks.items():
             hpath = join_path([*split_path(path), name])
@@ -354,6 +365,8 @@ class _Validator:
             if hook.template is not None:
                 target = self.resolve(hook.template, f"{hpath}.template")
                 args = hook.arguments if hook.arguments is not None else default_args
+                if name == "exit" and exit_args is not None and not _given(hook.arguments):
+                    args = exit_args
                 self.check_inputs_supplied(target, args or Arguments(), hook.template, hpath)
 
     def resolve(self, name: str, path: str) -> Template:
@@ -433,6 +446,11 @@ class _Validator:
 
 
 _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
+
+
+def _given(arguments: Arguments | None) -> bool:
+    """Argo `!Arguments.IsEmpty()`: any parameter or artifact."""
+    return arguments is not None and bool(arguments.parameters or arguments.artifacts)
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
 _EXPRESSION_FIELDS = frozenset({"when", "expression"})
@@ -575,7 +593,8 @@ def unsupported_features(wf: Workflow) -> list[str]:
 
     Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom, http,
     initContainers, memoize, plugin, resource, sidecars, spec.suspend, suspend, synchronization,
-    templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
+    templateDefaults.dag, templateDefaults.steps, templateRef, valueFrom.event,
+    valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
     volumes, workflowTemplateRef.
     """
     found: set[str] = set()
@@ -588,6 +607,7 @@ def unsupported_features(wf: Workflow) -> list[str]:
         found.add("synchronization")
     if spec.suspend:
         found.add("spec.suspend")
+    found.update(unsupported_defaults(spec))
     if any(a.artifacts for a in _all_arguments(wf)):
         found.add("artifacts")
     if any(h.template_ref is not None for h in _all_hooks(wf)):
@@ -710,6 +730,8 @@ def ignored_features(wf: Workflow) -> list[str]:
             ):
                 if getattr(c, attr) is not None:
                     found.add("container." + _encode_name(type(c), attr))
+    if spec.retry_strategy is not None and spec.retry_strategy.affinity is not None:
+        found.add("retryStrategy.affinity")
     return sorted(found)
 
 

@@ -64,6 +64,7 @@ def effective_template(spec: WorkflowSpec, tmpl: Template) -> Template:
         for kind in TEMPLATE_KINDS:
             if kind not in kinds:
                 base.pop(kind, None)
+        base.pop("name", None)  # a template keeps its own name (an inline one has none)
         merged = _merge(base, msgspec.to_builtins(tmpl))
         out = msgspec.convert(merged, Template)
     if out.retry_strategy is None and spec.retry_strategy is not None:
@@ -77,11 +78,12 @@ def unsupported_defaults(spec: WorkflowSpec) -> list[str]:
     defaults = spec.template_defaults
     if defaults is None:
         return []
-    return [
-        f"templateDefaults.{kind}"
-        for kind in template_kinds(defaults)
-        if kind in _NEVER_DEFAULTED
+    found = [
+        f"templateDefaults.{kind}" for kind in template_kinds(defaults) if kind in _NEVER_DEFAULTED
     ]
+    if defaults.name:
+        found.append("templateDefaults.name")  # a name is not a default: it would be ignored
+    return found
 
 
 def _merge(base: Any, patch: Any, key: str = "") -> Any:

@@ -593,9 +593,9 @@ def unsupported_features(wf: Workflow) -> list[str]:
 
     Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom, http,
     initContainers, memoize, plugin, resource, sidecars, spec.suspend, suspend, synchronization,
-    templateDefaults.dag, templateDefaults.steps, templateRef, valueFrom.event,
-    valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
-    volumes, workflowTemplateRef.
+    templateDefaults.dag, templateDefaults.name, templateDefaults.steps, templateRef,
+    valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied, volumes,
+    workflowTemplateRef.
     """
     found: set[str] = set()
     spec = wf.spec

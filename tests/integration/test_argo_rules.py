@@ -141,6 +141,11 @@ def test_workflow_retry_strategy_applies_to_every_template(tmp_path: Path) -> No
     file = _write(tmp_path, "wf-retry", f"""\
         entrypoint: main
         retryStrategy: {{limit: 2}}
+        exitHandlers:
+        - name: after-flaky
+          when: tasks.flaky.status == Succeeded
+          template: echo-value
+          arguments: {{parameters: [{{name: message, value: done}}]}}
         templates:
         - name: main
           dag:
@@ -183,6 +188,9 @@ def test_workflow_retry_strategy_applies_to_every_template(tmp_path: Path) -> No
     # every Pod template is retried too: each loop item is a Retry node with one attempt
     assert _node(wf, "echo-list(0:1)")["type"] == "Retry"
     assert got["echo-list(0:1)(0)"] == "Succeeded"
+    # an exit handler's `when` sees the tasks of the entrypoint's last attempt
+    assert got["after-flaky"] == "Succeeded"
+    assert _node(wf, "after-flaky")["type"] == "Retry"
 
 
 def test_template_defaults_apply_to_every_template(tmp_path: Path) -> None:
@@ -232,6 +240,7 @@ def test_template_defaults_that_cannot_be_honoured_are_unsupported(tmp_path: Pat
     file = _write(tmp_path, "tmpl-defaults-steps", """\
         entrypoint: main
         templateDefaults:
+          name: not-a-default
           steps: [[{name: extra, template: main}]]
         templates:
         - name: main
@@ -239,7 +248,7 @@ def test_template_defaults_that_cannot_be_honoured_are_unsupported(tmp_path: Pat
         """)
     lint = exitflow("lint", str(file))
     assert lint.code == 2
-    assert "cannot run: templateDefaults.steps" in lint.stderr
+    assert "cannot run: templateDefaults.name, templateDefaults.steps" in lint.stderr
     assert "Traceback" not in lint.stderr
 
 

@@ -55,7 +55,7 @@ from ..naming import (
     node_id,
 )
 from ..naming import rfc3339 as _rfc3339
-from ..spec import Template, Workflow, parse_duration
+from ..spec import Arguments, Template, Workflow, parse_duration
 from ..spec.defaults import effective_template, has_defaults
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
@@ -2097,9 +2097,8 @@ def _with_item(scope: Mapping[str, Any], item: Any, rules: int = 1) -> dict[str,
     return out
 
 
-def _has_arguments(arguments: Any) -> bool:
-    """Argo `Arguments.IsEmpty()`, negated: any parameter or artifact given."""
-    return arguments is not None and bool(arguments.parameters or arguments.artifacts)
+def _has_arguments(arguments: Arguments | None) -> bool:
+    return arguments is not None and not arguments.is_empty()
 
 
 def _output_result(stdout: bytes) -> str:

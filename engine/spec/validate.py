@@ -449,8 +449,7 @@ _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 
 def _given(arguments: Arguments | None) -> bool:
-    """Argo `!Arguments.IsEmpty()`: any parameter or artifact."""
-    return arguments is not None and bool(arguments.parameters or arguments.artifacts)
+    return arguments is not None and not arguments.is_empty()
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
 _EXPRESSION_FIELDS = frozenset({"when", "expression"})

@@ -16,7 +16,7 @@ import msgspec
 
 from engine.errors import SpecError
 from engine.expr.depends import DependsExpr, dependencies_to_depends, parse_depends
-from engine.spec.defaults import unsupported_defaults
+from engine.spec.defaults import effective_template, has_defaults, unsupported_defaults
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
     API_VERSION,
@@ -383,6 +383,8 @@ class _Validator:
         self, target: Template, args: Arguments, target_name: str, path: str
     ) -> None:
         supplied = {p.name for p in args.parameters}
+        if has_defaults(self.wf.spec):
+            target = effective_template(self.wf.spec, target)  # what the call will run
         for p in target.inputs.parameters:
             if (
                 p.value is None

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from engine.spec import Workflow, load_text, unsupported_features
+import pytest
+
+from engine.errors import SpecError
+from engine.spec import Workflow, load_text, unsupported_features, validate
 from engine.spec.defaults import effective_template, has_defaults
 
 HEAD = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: d}\nspec:\n"
@@ -91,3 +94,19 @@ def test_defaults_that_cannot_be_honoured_are_unsupported() -> None:
         "  templates:\n  - {name: c, container: {image: a}}\n"
     )
     assert unsupported_features(ok) == []
+
+
+def test_lint_sees_inputs_the_defaults_supply() -> None:
+    body = (
+        "  entrypoint: main\n"
+        "  templateDefaults: {inputs: {parameters: [{name: x, value: from-defaults}]}}\n"
+        "  templates:\n"
+        "  - {name: main, steps: [[{name: s, template: c}]]}\n"
+        "  - {name: c, inputs: {parameters: [{name: x}]}, container: {image: a}}\n"
+    )
+    validate(_wf(body))
+    without = body.replace(
+        "  templateDefaults: {inputs: {parameters: [{name: x, value: from-defaults}]}}\n", ""
+    )
+    with pytest.raises(SpecError, match="input parameter 'x' of template 'c' is required"):
+        validate(_wf(without))

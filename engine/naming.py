@@ -7,6 +7,7 @@ so its idempotency key) across crashes and re-runs.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,10 +70,16 @@ def _go_unhtml(text: str) -> str:
     return text.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
 
 
+#: Characters Go's JSON encoder escapes in a string, other than `<>&` (which `Fix` restores).
+_GO_ESCAPED = re.compile(r'["\\\x00-\x1f\u2028\u2029]')
+
+
 def _go_item_string(value: Any) -> str:
     """Argo `Item.String()` (what `%v` prints): JSON, quotes dropped from a string."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) or (isinstance(value, str) and not _GO_ESCAPED.search(value)):
+        return str(value)  # (the common loop items: no escaping to do)
     text = go_json(value)
     if isinstance(value, str):
         text = text[1:-1]

@@ -365,8 +365,8 @@ class _Validator:
             if hook.template is not None:
                 target = self.resolve(hook.template, f"{hpath}.template")
                 args = hook.arguments if hook.arguments is not None else default_args
-                if name == "exit" and exit_args is not None and not _given(hook.arguments):
-                    args = exit_args
+                if name == "exit" and not _given(hook.arguments):
+                    args = exit_args if exit_args is not None else default_args
                 self.check_inputs_supplied(target, args or Arguments(), hook.template, hpath)
 
     def resolve(self, name: str, path: str) -> Template:
@@ -426,7 +426,7 @@ class _Validator:
             if not h.template:
                 raise self.error(f"exit handler {h.name!r} has no template", path)
             target = self.resolve(h.template, f"{path}.template")
-            args = h.arguments if h.arguments is not None else spec.arguments
+            args = spec.arguments if h.arguments is None or h.arguments.is_empty() else h.arguments
             self.check_inputs_supplied(target, args, h.template, path)
 
     # ---- expressions

@@ -84,7 +84,7 @@ templates:
     - name: t1
       template: work
       hooks:
-        exit: {template: needs-who}
+        exit: {template: needs-who, arguments: {}}
 - name: work
   container: {image: alpine, command: [sh, -c, "echo work"]}
 - name: report
@@ -103,7 +103,8 @@ templates:
 def test_step_and_task_exit_hooks_get_the_workflow_arguments(tmp_path: Path) -> None:
     """Argo `WorkflowStep.GetExitHook(wf.spec.arguments)` / `DAGTask.GetExitHook`: an `onExit` or
     `hooks.exit` without arguments gets the workflow's arguments. So a hook template whose input
-    has no default is valid, and the workflow argument wins over the input's default."""
+    has no default is valid, and the workflow argument wins over the input's default. Empty
+    `arguments: {}` count as none (`Arguments.IsEmpty`)."""
     file = _write(tmp_path, "exit-hook-args", EXIT_HOOK_ARGS)
     lint = exitflow("lint", str(file))
     assert lint.code == 0, lint.stderr

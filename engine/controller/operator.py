@@ -933,21 +933,23 @@ class Operator:
             inputs=inputs,
         )
         children = [self.view.nodes[c] for c in node.children]
+
+        def attempt(index: int) -> None:
+            self._execute(
+                f"{name}({index})",
+                tmpl,
+                template_name,
+                inputs,
+                parent=node,
+                ctx=ctx,
+                display_name=f"{display_name}({index})",
+                retry=index,
+            )
+
         if children:
             last = children[-1]
             if not last.fulfilled and self.view.rules >= 2 and _kind(tmpl) in ("steps", "dag"):
-                # A steps/DAG attempt goes on being walked (a Pod attempt ends by its result).
-                index = len(children) - 1
-                self._execute(
-                    last.name,
-                    tmpl,
-                    template_name,
-                    inputs,
-                    parent=node,
-                    ctx=ctx,
-                    display_name=f"{display_name}({index})",
-                    retry=index,
-                )
+                attempt(len(children) - 1)  # a steps/DAG attempt is walked (a Pod's ends by itself)
             if not last.fulfilled:
                 return node
             if last.phase in (SUCCEEDED, SKIPPED, OMITTED):
@@ -962,17 +964,7 @@ class Operator:
             if self.now < ready_at:
                 self.decision.wake(ready_at)
                 return node
-        index = len(children)
-        self._execute(
-            f"{name}({index})",
-            tmpl,
-            template_name,
-            inputs,
-            parent=node,
-            ctx=ctx,
-            display_name=f"{display_name}({index})",
-            retry=index,
-        )
+        attempt(len(children))
         return node
 
     def _retry_stop_reason(

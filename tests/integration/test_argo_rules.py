@@ -47,16 +47,14 @@ def _run(
     )
 
 
-def _result(wf: dict[str, Any], display: str) -> str | None:
-    [node] = [n for n in wf["status"]["nodes"].values() if n["displayName"] == display]
-    outputs = node.get("outputs") or {}
-    result: str | None = outputs.get("result")
-    return result
-
-
 def _node(wf: dict[str, Any], display: str) -> dict[str, Any]:
     [node] = [n for n in wf["status"]["nodes"].values() if n["displayName"] == display]
     return node
+
+
+def _result(wf: dict[str, Any], display: str) -> str | None:
+    result: str | None = (_node(wf, display).get("outputs") or {}).get("result")
+    return result
 
 
 # ---------------------------------------------------------------------------- 1. exit hook args

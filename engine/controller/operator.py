@@ -47,9 +47,17 @@ from ..events import (
 )
 from ..executors.base import Job, JobResult
 from ..expr import DependsExpr, evaluate_bool, parse, render, template_references
-from ..naming import as_param, idempotency_key, item_label, node_id
+from ..naming import (
+    argo_item_label,
+    argo_item_value,
+    as_param,
+    idempotency_key,
+    item_label,
+    node_id,
+)
 from ..naming import rfc3339 as _rfc3339
-from ..spec import DAGTemplate, Template, Workflow, parse_duration
+from ..spec import Arguments, DAGTemplate, Template, Workflow, parse_duration
+from ..spec.defaults import effective_template, has_defaults
 from ..spec.graph import ALL_FIELDS, RULES1_FIELDS, DagGraph, dag_graph, evaluation_depends
 from ..state.fold import apply
 from ..state.view import NodeView, WorkflowView
@@ -135,6 +143,12 @@ class Operator:
         self.wf = workflow
         self.spec = workflow.spec
         self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
+        if view.rules >= 2 and has_defaults(self.spec):
+            # spec.templateDefaults and spec.retryStrategy apply to every template (Argo).
+            self.templates = {
+                k: effective_template(self.spec, t) for k, t in self.templates.items()
+            }
+        self._inline: dict[int, tuple[Template, Template]] = {}
         #: id(dag) -> (dag, its graph, task name -> the expression deciding it runs)
         self._graphs: dict[int, tuple[DAGTemplate, DagGraph, dict[str, DependsExpr | None]]] = {}
         self._pods: dict[str, _PodWork] = {}
@@ -298,10 +312,13 @@ class Operator:
             return  # stopped, terminated or already recorded: the late result is ignored
         work = self._pods.get(node_id_)
         self._store_logs(node, result)
-        stdout = result.stdout.decode("utf-8", "replace")
-        if len(stdout) > MAX_OUTPUT_CHARS:
-            stdout = stdout[:MAX_OUTPUT_CHARS]
-        result_text = stdout[:-1] if stdout.endswith("\n") else stdout
+        if self.view.rules >= 2:
+            result_text = _output_result(result.stdout)
+        else:
+            stdout = result.stdout.decode("utf-8", "replace")
+            if len(stdout) > MAX_OUTPUT_CHARS:
+                stdout = stdout[:MAX_OUTPUT_CHARS]
+            result_text = stdout[:-1] if stdout.endswith("\n") else stdout
         phase, message = result.phase, result.message
         params: dict[str, str] = {}
         declared = work.template.outputs.parameters if work and work.template.outputs else []
@@ -319,9 +336,10 @@ class Operator:
                         value = self._render_lenient(as_param(vf.default), scope)
                     elif phase == SUCCEEDED:
                         phase = ERROR
-                        message = (
-                            f"failed to get output parameter {out.name!r}: {vf.path} not found"
-                        )
+                        path = vf.path
+                        if self.view.rules >= 2:
+                            path = self._render_lenient(path, scope)  # the path it looked at
+                        message = f"failed to get output parameter {out.name!r}: {path} not found"
                 elif vf is not None and vf.expression:
                     try:
                         value = as_param(parse(vf.expression).evaluate(_nest(scope)))
@@ -556,6 +574,8 @@ class Operator:
                     ctx=ctx,
                 )
         args = dict(self.view.parameters)
+        if self.view.rules >= 2 and _has_arguments(arguments):
+            args = {}  # Argo WithArgs: a handler with arguments of its own gets exactly those
         try:
             args.update(self._resolve_arguments(arguments, scope))
         except ExpressionError as e:
@@ -964,8 +984,23 @@ class Operator:
             inputs=inputs,
         )
         children = [self.view.nodes[c] for c in node.children]
+
+        def attempt(index: int) -> None:
+            self._execute(
+                f"{name}({index})",
+                tmpl,
+                template_name,
+                inputs,
+                parent=node,
+                ctx=ctx,
+                display_name=f"{display_name}({index})",
+                retry=index,
+            )
+
         if children:
             last = children[-1]
+            if not last.fulfilled and self.view.rules >= 2 and _kind(tmpl) in ("steps", "dag"):
+                attempt(len(children) - 1)  # a steps/DAG attempt is walked (a Pod's ends by itself)
             if not last.fulfilled:
                 return node
             if last.phase in (SUCCEEDED, SKIPPED, OMITTED):
@@ -980,17 +1015,7 @@ class Operator:
             if self.now < ready_at:
                 self.decision.wake(ready_at)
                 return node
-        index = len(children)
-        self._execute(
-            f"{name}({index})",
-            tmpl,
-            template_name,
-            inputs,
-            parent=node,
-            ctx=ctx,
-            display_name=f"{display_name}({index})",
-            retry=index,
-        )
+        attempt(len(children))
         return node
 
     def _retry_stop_reason(
@@ -1006,6 +1031,8 @@ class Operator:
         if blocked is not None:
             return blocked
         policy = strategy.retry_policy or "OnFailure"
+        if not strategy.retry_policy and strategy.expression and self.view.rules >= 2:
+            policy = "Always"  # Argo RetryPolicyActual: the expression alone decides
         if policy == "OnFailure" and last.phase != FAILED:
             return last.message or "retryPolicy OnFailure does not retry errors"
         if policy in ("OnError", "OnTransientError") and last.phase != ERROR:
@@ -1173,10 +1200,10 @@ class Operator:
                     cname, cdisplay = base, step.name
                     item_scope = scope
                 else:
-                    label = item_label(item)
+                    label = argo_item_label(item) if self.view.rules >= 2 else item_label(item)
                     cname = f"{base}({j}:{label})"
                     cdisplay = f"{step.name}({j}:{label})"
-                    item_scope = _with_item(scope, item)
+                    item_scope = _with_item(scope, item, self.view.rules)
                 child = self.view.node(cname)
                 if child is None:
                     if stop_creating:
@@ -1299,6 +1326,12 @@ class Operator:
     def _step_template(self, step: Any) -> tuple[Template | None, str]:
         if getattr(step, "inline", None) is not None:
             inline: Template = step.inline
+            if self.view.rules >= 2 and has_defaults(self.spec):
+                hit = self._inline.get(id(inline))
+                if hit is None or hit[0] is not inline:
+                    hit = (inline, effective_template(self.spec, inline))
+                    self._inline[id(inline)] = hit
+                inline = hit[1]
             return inline, inline.name or ""
         tname = step.template or ""
         return self.templates.get(tname), tname
@@ -1369,15 +1402,32 @@ class Operator:
                         )
                     else:
                         hnode = self._execute(
-                            hname, tmpl, on_exit, {}, parent=parent, ctx=hctx, display_name=display
+                            hname,
+                            tmpl,
+                            on_exit,
+                            self._exit_hook_default_args() or {},
+                            parent=parent,
+                            ctx=hctx,
+                            display_name=display,
                         )
                 else:
                     hnode = self._execute_hook(
-                        hname, display, exit_hook, self_scope, parent=parent, ctx=hctx
+                        hname,
+                        display,
+                        exit_hook,
+                        self_scope,
+                        parent=parent,
+                        ctx=hctx,
+                        default_args=self._exit_hook_default_args(),
                     )
             if hnode is None or not hnode.fulfilled:
                 done = False
         return done
+
+    def _exit_hook_default_args(self) -> dict[str, str] | None:
+        """Argo `GetExitHook(wf.spec.arguments)`: a step's or task's exit hook without arguments
+        of its own gets the workflow's (rules >= 2; None before)."""
+        return dict(self.view.parameters) if self.view.rules >= 2 else None
 
     def _execute_hook(
         self,
@@ -1388,6 +1438,7 @@ class Operator:
         *,
         parent: NodeView | None,
         ctx: _Ctx,
+        default_args: Mapping[str, str] | None = None,
     ) -> NodeView | None:
         tname = hook.template or ""
         tmpl = self.templates.get(tname)
@@ -1418,6 +1469,8 @@ class Operator:
                     ctx=ctx,
                 )
             return node
+        if default_args is not None and not _has_arguments(hook.arguments):
+            args = dict(default_args)
         return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
 
     # ------------------------------------------------------------------ DAG
@@ -1594,13 +1647,13 @@ class Operator:
         done = True
         worst = SUCCEEDED
         for j, item in enumerate(expanded):
-            label = item_label(item)
+            label = argo_item_label(item) if self.view.rules >= 2 else item_label(item)
             cname = f"{tname}({j}:{label})"
             child = self._run_task_or_step(
                 cname,
                 f"{task.name}({j}:{label})",
                 task,
-                _with_item(scope, item),
+                _with_item(scope, item, self.view.rules),
                 parent=group,
                 ctx=ctx,
             )
@@ -1713,6 +1766,8 @@ class Operator:
                     if seq.start is not None
                     else 0
                 )
+                if count is not None and int(count) == 0 and self.view.rules >= 2:
+                    return []  # Argo expandSequence: `count: 0` is no items
                 if count is not None:
                     end = start + int(count) - 1
                 else:
@@ -1767,6 +1822,8 @@ class Operator:
             # own steps/tasks, added next, win a clash of names).
             for root in ("steps", "tasks"):
                 self._add_node_vars(scope, f"{root}.{self.spec.entrypoint}", entry)
+        if entry is not None and entry.type == RETRY and entry.children and self.view.rules >= 2:
+            entry = self.view.nodes[entry.children[-1]]  # a retried entrypoint: its last attempt
         if entry is not None:
             prefix = "tasks" if entry.type == DAG else "steps"
             for n in self.view.nodes.values():
@@ -2087,14 +2144,28 @@ def _continues_on(step: Any, phase: str) -> bool:
     return False
 
 
-def _with_item(scope: Mapping[str, Any], item: Any) -> dict[str, Any]:
+def _with_item(scope: Mapping[str, Any], item: Any, rules: int = 1) -> dict[str, Any]:
     out = dict(scope)
-    out["item"] = as_param(item)
+    out["item"] = argo_item_value(item) if rules >= 2 else as_param(item)
     if isinstance(item, dict):
         for k, v in item.items():
             out[f"item.{k}"] = as_param(v)
     out["__item__"] = item
     return out
+
+
+def _has_arguments(arguments: Arguments | None) -> bool:
+    return arguments is not None and not arguments.is_empty()
+
+
+def _output_result(stdout: bytes) -> str:
+    """`outputs.result` as Argo's executor captures it (CaptureScriptResult): one trailing
+    newline dropped, then only the **last** 256 kB kept."""
+    if stdout.endswith(b"\n"):
+        stdout = stdout[:-1]
+    if len(stdout) > MAX_OUTPUT_CHARS:
+        stdout = stdout[-MAX_OUTPUT_CHARS:]
+    return stdout.decode("utf-8", "replace")
 
 
 def _lookup(scope: Mapping[str, Any], path: str) -> str | None:

@@ -123,6 +123,11 @@ class Arguments(_Base, kw_only=True, frozen=True):
                 return p
         return None
 
+    def is_empty(self) -> bool:
+        """Argo `Arguments.IsEmpty()`: no parameter and no artifact. An exit hook whose arguments
+        are empty gets the workflow's (`LifecycleHook.WithArgs`)."""
+        return not self.parameters and not self.artifacts
+
 
 class Inputs(_Base, kw_only=True, frozen=True):
     parameters: list[Parameter] = []

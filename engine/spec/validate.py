@@ -17,6 +17,7 @@ import msgspec
 
 from engine.errors import SpecError
 from engine.expr.depends import DependsExpr
+from engine.spec.defaults import effective_template, has_defaults, unsupported_defaults
 from engine.spec.graph import (
     closest_name,
     find_cycle,
@@ -125,6 +126,9 @@ class _Validator:
         if self.wf.spec.template_defaults is not None:
             t = self.wf.spec.template_defaults
             self.check_template_body(t, "$.spec.templateDefaults")
+        if self.wf.spec.retry_strategy is not None:
+            # The workflow's retryStrategy is every template's default: the same checks.
+            self.check_durations(Template(retry_strategy=self.wf.spec.retry_strategy), "$.spec")
         for i, t in enumerate(self.wf.spec.templates):
             self.check_template(t, f"$.spec.templates[{i}]")
 
@@ -350,13 +354,20 @@ class _Validator:
         elif call.template is not None:
             target = self.resolve(call.template, f"{path}.template")
             self.check_inputs_supplied(target, call.arguments, call.template, path)
+        # Argo GetExitHook(wf args): an exit hook without arguments gets the workflow's.
+        wf_args = self.wf.spec.arguments
         if call.on_exit is not None:
             target = self.resolve(call.on_exit, f"{path}.onExit")
-            self.check_inputs_supplied(target, Arguments(), call.on_exit, f"{path}.onExit")
-        self.check_hooks(call.hooks, f"{path}.hooks", default_args=None)
+            self.check_inputs_supplied(target, wf_args, call.on_exit, f"{path}.onExit")
+        self.check_hooks(call.hooks, f"{path}.hooks", default_args=None, exit_args=wf_args)
 
     def check_hooks(
-        self, hooks: Mapping[str, LifecycleHook], path: str, *, default_args: Arguments | None
+        self,
+        hooks: Mapping[str, LifecycleHook],
+        path: str,
+        *,
+        default_args: Arguments | None,
+        exit_args: Arguments | None = None,
     ) -> None:
         for name, hook in hooks.items():
             hpath = join_path([*split_path(path), name])
@@ -371,6 +382,8 @@ class _Validator:
             if hook.template is not None:
                 target = self.resolve(hook.template, f"{hpath}.template")
                 args = hook.arguments if hook.arguments is not None else default_args
+                if name == "exit" and not _given(hook.arguments):
+                    args = exit_args if exit_args is not None else default_args
                 self.check_inputs_supplied(target, args or Arguments(), hook.template, hpath)
 
     def resolve(self, name: str, path: str) -> Template:
@@ -387,6 +400,8 @@ class _Validator:
         self, target: Template, args: Arguments, target_name: str, path: str
     ) -> None:
         supplied = {p.name for p in args.parameters}
+        if has_defaults(self.wf.spec):
+            target = effective_template(self.wf.spec, target)  # what the call will run
         for p in target.inputs.parameters:
             if (
                 p.value is None
@@ -428,7 +443,7 @@ class _Validator:
             if not h.template:
                 raise self.error(f"exit handler {h.name!r} has no template", path)
             target = self.resolve(h.template, f"{path}.template")
-            args = h.arguments if h.arguments is not None else spec.arguments
+            args = spec.arguments if h.arguments is None or h.arguments.is_empty() else h.arguments
             self.check_inputs_supplied(target, args, h.template, path)
 
     # ---- references to nodes
@@ -457,6 +472,10 @@ class _Validator:
 
 
 _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
+
+
+def _given(arguments: Arguments | None) -> bool:
+    return arguments is not None and not arguments.is_empty()
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
 _EXPRESSION_FIELDS = frozenset({"when", "expression", "successCondition"})
@@ -562,8 +581,9 @@ def unsupported_features(wf: Workflow) -> list[str]:
 
     Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom,
     http.bodyFrom, http.headers.valueFrom, initContainers, memoize, plugin, resource, sidecars,
-    spec.suspend, suspend, synchronization, templateRef, valueFrom.event, valueFrom.jqFilter,
-    valueFrom.jsonPath, valueFrom.supplied, volumes, workflowTemplateRef.
+    spec.suspend, suspend, synchronization, templateDefaults.dag, templateDefaults.name,
+    templateDefaults.steps, templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath,
+    valueFrom.supplied, volumes, workflowTemplateRef.
     """
     found: set[str] = set()
     spec = wf.spec
@@ -575,6 +595,7 @@ def unsupported_features(wf: Workflow) -> list[str]:
         found.add("synchronization")
     if spec.suspend:
         found.add("spec.suspend")
+    found.update(unsupported_defaults(spec))
     if any(a.artifacts for a in _all_arguments(wf)):
         found.add("artifacts")
     if any(h.template_ref is not None for h in _all_hooks(wf)):
@@ -704,6 +725,8 @@ def ignored_features(wf: Workflow) -> list[str]:
             ):
                 if getattr(c, attr) is not None:
                     found.add("container." + _encode_name(type(c), attr))
+    if spec.retry_strategy is not None and spec.retry_strategy.affinity is not None:
+        found.add("retryStrategy.affinity")
     return sorted(found)
 
 

@@ -29,6 +29,14 @@ class ExitflowGroup(click.Group):
     """Maps every ExitflowError to one line on stderr and its exit code; no tracebacks unless
     EXITFLOW_DEBUG is set."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            bad = _not_utf8(arg)
+            if bad is not None:
+                terminal.error(f"argument {bad} is not valid UTF-8")
+                ctx.exit(EXIT_USAGE)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -40,6 +48,21 @@ class ExitflowGroup(click.Group):
         except KeyboardInterrupt:
             terminal.error("interrupted")
             ctx.exit(130)
+
+
+def _not_utf8(arg: str) -> str | None:
+    """None for a UTF-8 argument (or the path of an existing file); else the argument shown with
+    its undecodable bytes escaped. Python decodes argv with surrogateescape: a byte that is not
+    UTF-8 arrives as a lone surrogate, which no store, JSON or terminal can carry."""
+    try:
+        arg.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    raw = arg.encode("utf-8", "surrogateescape")
+    if os.path.exists(raw):
+        return None
+    return repr(raw)[1:]
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:

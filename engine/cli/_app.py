@@ -48,6 +48,15 @@ class ExitflowGroup(click.Group):
         except KeyboardInterrupt:
             terminal.error("interrupted")
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:  # a bug: one line and exit 3 (EXITFLOW_DEBUG=1 shows the trace)
+            if os.environ.get("EXITFLOW_DEBUG"):
+                raise
+            first = str(e).splitlines()[0] if str(e) else ""
+            terminal.error(f"internal error: {type(e).__name__}: {first}"
+                           " (EXITFLOW_DEBUG=1 shows the traceback)")
+            ctx.exit(EXIT_ERROR)
 
 
 def _not_utf8(arg: str) -> str | None:

@@ -19,6 +19,7 @@ from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
 from ._app import (
+    EXIT_ERROR,
     PHASE_EXIT,
     db_option,
     executor_option,
@@ -178,9 +179,12 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
     else:
         for v in views:
             terminal.line(f"{v.name}\t{v.phase}")
-        terminal.note(f"recovered {len(views)} workflow(s)")
+        lost = f"; {len(controller.problems)} could not be recovered" \
+            if controller.problems else ""
+        terminal.note(f"recovered {len(views)} workflow(s){lost}")
     worst = max((PHASE_EXIT.get(v.phase, 3) for v in views), default=0)
-    ctx.exit(worst)
+    # A run left unfinished (its problem was printed above) is never a success.
+    ctx.exit(max(worst, EXIT_ERROR) if controller.problems else worst)
 
 
 @click.command()

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, SpecError
+from .errors import InputError, ReadOnlyStoreError, SpecError
 from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
 from .state.view import WorkflowView
 from .store import SqliteStore, crash_point_from_env
+from .store.files import writable
 
 DEFAULT_DB = "exitflow.db"
 
@@ -33,6 +34,18 @@ async def open_store(
     """Open the event store; a controller honours EXITFLOW_CRASH_AT (fault injection)."""
     crash_at = crash_point_from_env() if controller else None
     return await SqliteStore.open(path, crash_at=crash_at, read_only=read_only)
+
+
+async def open_reader(path: str) -> SqliteStore:
+    """Open the event store for a read command: read-only, so an archived copy, a read-only
+    directory or another user's file can be audited; a log that first needs a migration is
+    opened read-write (which migrates it) when it can be."""
+    try:
+        return await SqliteStore.open(path, read_only=True)
+    except ReadOnlyStoreError:
+        if not writable(path):
+            raise
+        return await SqliteStore.open(path)
 
 
 def check_expression(text: str, path: str) -> None:

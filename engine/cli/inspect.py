@@ -7,7 +7,7 @@ import sys
 import click
 from rich.table import Table
 
-from ..api import check_expression, load_view, open_store, read_workflow_file
+from ..api import check_expression, load_view, open_reader, open_store, read_workflow_file
 from ..errors import ControllerBusyError, WorkflowNotFoundError
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
@@ -22,7 +22,7 @@ async def _open_existing(db: str | None, *, controller: bool = False) -> SqliteS
 
     if not os.path.exists(path):
         raise WorkflowNotFoundError(f"{path}: no event log there (use --db or $EXITFLOW_DB)")
-    return await open_store(path, controller=controller)
+    return await open_store(path, controller=True) if controller else await open_reader(path)
 
 
 @click.command()

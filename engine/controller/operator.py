@@ -46,7 +46,7 @@ from ..events import (
 from ..executors.base import Job, JobResult
 from ..expr import evaluate_bool, parse, render, template_references
 from ..expr.depends import dependencies_to_depends, parse_depends
-from ..naming import as_param, idempotency_key, item_label, node_id
+from ..naming import as_param, idempotency_key, item_label, node_id, node_id_v2
 from ..naming import rfc3339 as _rfc3339
 from ..spec import Template, Workflow, parse_duration
 from ..state.fold import apply
@@ -154,7 +154,7 @@ class Operator:
         message: str = "",
         inputs: Mapping[str, str] | None = None,
     ) -> NodeView:
-        nid = node_id(self.view.name, name)
+        nid = self._new_node_id(name)
         self._emit(
             NodeInitialized(
                 ts=self.now,
@@ -172,6 +172,18 @@ class Operator:
             )
         )
         return self.view.nodes[nid]
+
+    def _new_node_id(self, name: str) -> str:
+        """The id of a new node called `name`. Rules 1 (older logs): Argo's FNV-32, as recorded.
+        Rules >= 2: BLAKE2b-128; an id already taken by another name (a collision) gets the next
+        salted id, so it stays this node's own affair and never stops the run."""
+        if self.view.rules < 2:
+            return node_id(self.view.name, name)
+        nid, salt = node_id_v2(self.view.name, name), 0
+        while nid in self.view.nodes:
+            salt += 1
+            nid = node_id_v2(self.view.name, name, salt=salt)
+        return nid
 
     def _running_node(
         self,
@@ -1099,7 +1111,7 @@ class Operator:
                         parent=gnode,
                         ctx=ctx,
                     )
-                n = self.view.nodes[node_id(self.view.name, base)]
+                n = self.view.nodes_by_name[base]
                 if not _continues_on(step, n.phase):
                     failed.append(n)
                 continue

@@ -15,6 +15,7 @@ from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
 from ..events import WorkflowSubmitted
+from ..spec import unsupported_features
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
@@ -44,10 +45,24 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
+def allow_unsupported_option(fn: Any) -> Any:
+    return click.option(
+        "--allow-unsupported", "allow_unsupported", is_flag=True,
+        help="Run even if the spec uses features Exitflow cannot honour (`lint` lists them);"
+             " they are ignored.")(fn)
+
+
+def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
+                allow_unsupported: bool = False) -> WorkflowSubmitted:
+    """Read, validate and parameterise a workflow file; its first event, executor chosen.
+    A feature Exitflow cannot honour (a secret ref, a volume...) is refused with `lint`'s line
+    unless the user allows it explicitly."""
     text = read_workflow_file(file)
     workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
+    unsupported = unsupported_features(workflow)
+    if unsupported and not allow_unsupported:
+        raise InputError(f"{file}: parses, but Exitflow cannot run: {', '.join(unsupported)}"
+                         " (--allow-unsupported runs it without them)")
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
     if chosen and chosen not in ("local", "docker", "simulate"):
         raise InputError(
@@ -61,8 +76,8 @@ def _submission(file: str, parameters: tuple[str, ...], executor: str | None) ->
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: SqliteStore) -> tuple[str, str]:
-    submitted = _submission(file, parameters, executor)
+                  store: SqliteStore, allow_unsupported: bool = False) -> tuple[str, str]:
+    submitted = _submission(file, parameters, executor, allow_unsupported)
     await store.create_workflow(submitted)
     return submitted.uid, submitted.name
 
@@ -85,10 +100,12 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @executor_option
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
+@allow_unsupported_option
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-              executor: str | None, simulate_fail: tuple[str, ...], output: str | None) -> None:
+              executor: str | None, simulate_fail: tuple[str, ...], output: str | None,
+              allow_unsupported: bool) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -101,7 +118,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor)
+        submitted = _submission(file, parameters, executor, allow_unsupported)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -129,15 +146,17 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
               help="Executor recorded with the run (default: the controller's).")
 @click.option("--wait", is_flag=True, help="Wait for the final phase and exit like `run`.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
+@allow_unsupported_option
 @click.pass_context
 @run_async
 async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-                 executor: str | None, wait: bool, output: str | None) -> None:
+                 executor: str | None, wait: bool, output: str | None,
+                 allow_unsupported: bool) -> None:
     """Append a workflow to the log for a daemon to run (the database is the queue)."""
     path = resolve_db(db)
     store = await open_store(path)
     try:
-        uid, name = await _submit(file, parameters, executor, store)
+        uid, name = await _submit(file, parameters, executor, store, allow_unsupported)
         if not wait:
             if output == "json":
                 from ..api import load_view

@@ -93,6 +93,21 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
         await anyio.sleep(interval)
 
 
+async def wait_or_take_over(store: SqliteStore, uid: str, *, interval: float = 0.1) -> bool:
+    """While another process holds the controller role: False once it has finished our run (a
+    daemon does), True once this process holds the role itself (the holder, e.g. another
+    one-shot `run` that runs only its own workflow, exited): then we run it."""
+    while True:
+        record = await store.get_workflow(uid)
+        if record.finished:
+            return False
+        try:
+            await store.acquire_controller(wait=False)
+            return True
+        except ControllerBusyError:
+            await anyio.sleep(interval)
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @param_option
@@ -124,9 +139,11 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
             await pool.get(submitted.executor)
         await store.create_workflow(submitted)
         uid = submitted.uid
-        if busy:
+        if busy and not await wait_or_take_over(store, uid):
             view = await wait_finished(store, uid)
         else:
+            if busy:
+                await pool.get(submitted.executor)
             with maybe_live(terminal, output is None) as live:
                 controller = Controller(
                     store, pool, on_change=live.update if live is not None else None

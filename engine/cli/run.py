@@ -28,6 +28,7 @@ from ._app import (
     param_option,
     resolve_db,
     run_async,
+    run_stoppable,
     terminal,
 )
 from .terminal import maybe_live
@@ -117,7 +118,7 @@ async def wait_or_take_over(store: SqliteStore, uid: str, *, interval: float = 0
               help="Print the workflow as JSON.")
 @allow_unsupported_option
 @click.pass_context
-@run_async
+@run_stoppable
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
               executor: str | None, simulate_fail: tuple[str, ...], output: str | None,
               allow_unsupported: bool) -> None:
@@ -165,7 +166,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
 @allow_unsupported_option
 @click.pass_context
-@run_async
+@run_stoppable
 async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
                  executor: str | None, wait: bool, output: str | None,
                  allow_unsupported: bool) -> None:
@@ -195,7 +196,7 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
               help="At most N workflows at once.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None)
 @click.pass_context
-@run_async
+@run_stoppable
 async def recover(ctx: click.Context, db: str | None, executor: str | None,
                   simulate_fail: tuple[str, ...], max_parallel: int | None,
                   output: str | None) -> None:

@@ -12,13 +12,21 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, SpecError
+from .errors import InputError, ReadOnlyStoreError, SpecError
 from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
-from .spec import Workflow, effective_parameters, generate_name, load_text, validate
+from .spec import (
+    Workflow,
+    effective_parameters,
+    generate_name,
+    load_text,
+    unsupported_features,
+    validate,
+)
 from .state.fold import fold
 from .state.view import WorkflowView
 from .store import SqliteStore, crash_point_from_env
+from .store.files import writable
 
 DEFAULT_DB = "exitflow.db"
 EXECUTOR_ANNOTATION = "exitflow.io/executor"
@@ -35,6 +43,18 @@ async def open_store(
     """Open the event store; a controller honours EXITFLOW_CRASH_AT (fault injection)."""
     crash_at = crash_point_from_env() if controller else None
     return await SqliteStore.open(path, crash_at=crash_at, read_only=read_only)
+
+
+async def open_reader(path: str) -> SqliteStore:
+    """Open the event store for a read command: read-only, so an archived copy, a read-only
+    directory or another user's file can be audited; a log that first needs a migration is
+    opened read-write (which migrates it) when it can be."""
+    try:
+        return await SqliteStore.open(path, read_only=True)
+    except ReadOnlyStoreError:
+        if not writable(path):
+            raise
+        return await SqliteStore.open(path)
 
 
 def check_expression(text: str, path: str) -> None:
@@ -88,12 +108,18 @@ def submission(
     parameters: Mapping[str, str] | None = None,
     executor: str | None = None,
     faults: Mapping[str, str] | None = None,
+    allow_unsupported: bool = False,
 ) -> WorkflowSubmitted:
     """Validate and parameterise a workflow; its first event, with the executor chosen (the
     flag, else the workflow's `exitflow.io/executor` annotation) and injected faults (`--fail`)
-    recorded. `exitflow submit`, `run` and the HTTP API's POST all go through here. Raises
-    InputError."""
+    recorded. `exitflow submit`, `run` and the HTTP API's POST all go through here. A feature
+    Exitflow cannot honour (a secret ref, a volume...) is refused with `lint`'s line unless the
+    caller allows it explicitly. Raises InputError."""
     workflow, submitted = prepare(text, source=source, parameters=parameters)
+    unsupported = unsupported_features(workflow)
+    if unsupported and not allow_unsupported:
+        raise InputError(f"{source}: parses, but Exitflow cannot run: {', '.join(unsupported)}"
+                         " (--allow-unsupported runs it without them)")
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
     if chosen and chosen not in EXECUTORS:
         raise InputError(
@@ -114,9 +140,11 @@ async def submit(
     source: str,
     parameters: Mapping[str, str] | None = None,
     executor: str | None = None,
+    allow_unsupported: bool = False,
 ) -> WorkflowSubmitted:
     """Record a new run for a controller to pick up (the database is the queue)."""
-    submitted = submission(text, source=source, parameters=parameters, executor=executor)
+    submitted = submission(text, source=source, parameters=parameters, executor=executor,
+                           allow_unsupported=allow_unsupported)
     await store.create_workflow(submitted)
     return submitted
 

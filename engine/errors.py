@@ -6,12 +6,13 @@
     │   │   └── ExpressionError    an expression that does not parse or cannot be evaluated
     │   ├── ParameterError         `-p` parameters: undeclared, malformed, missing
     │   └── BundleError            an export bundle that is truncated, foreign or too new
-    ├── StoreError                 the event log
+    ├── StoreError                 the event log: missing, a directory, read-only, full (exit 2)
     │   ├── ConflictError          (workflow, seq) already taken: another writer got there first
     │   ├── CorruptLogError        unreadable, damaged or foreign database file (exit 2)
-    │   ├── FencedError            this controller was replaced; it may not append any more
+    │   ├── ReadOnlyStoreError     a write asked of a store opened (or only openable) read-only
+    │   ├── FencedError            this controller was replaced; it may not append any more (1)
     │   ├── ControllerBusyError    another controller holds the database
-    │   └── TamperedLogError       the hash chain does not verify
+    │   └── TamperedLogError       the hash chain does not verify (exit 1, like `verify`)
     ├── ExecutorError              running work
     │   ├── ExecutorUnavailableError   e.g. no Docker daemon
     │   └── ImageNotFoundError     the image is not present and cannot be pulled
@@ -19,6 +20,8 @@
     └── ReplayError                replaying a log failed
         └── DivergenceError        the current engine derives a different state
 
+Exit codes: 2 for every input or store problem; 1 is a Failed workflow (and the two verdicts
+that the run or log is not what it should be: fenced, tampered); 3 a workflow in Error.
 A step that exits non-zero is an event, not an exception. `CancelledError` is never wrapped.
 """
 
@@ -79,7 +82,9 @@ class BundleError(InputError):
 
 
 class StoreError(ExitflowError):
-    """The event store failed."""
+    """The event store failed (the file is missing, a directory, read-only, the disk full...)."""
+
+    exit_code = 2
 
 
 class ConflictError(StoreError):
@@ -92,8 +97,14 @@ class CorruptLogError(StoreError):
     exit_code = 2
 
 
+class ReadOnlyStoreError(StoreError):
+    """A write was asked of a store that is (or could only be) opened read-only."""
+
+
 class FencedError(StoreError):
     """A newer controller generation holds the database; this one may not append."""
+
+    exit_code = 1
 
 
 class ControllerBusyError(StoreError):
@@ -102,6 +113,8 @@ class ControllerBusyError(StoreError):
 
 class TamperedLogError(StoreError):
     """The hash chain does not verify."""
+
+    exit_code = 1
 
 
 class ExecutorError(ExitflowError):

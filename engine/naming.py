@@ -1,11 +1,15 @@
 """Node names and ids, as Argo forms them.
 
 Node ids are a pure function of the workflow name and the node name, so a node keeps its id (and
-so its idempotency key) across crashes and re-runs.
+so its idempotency key) across crashes and re-runs. Runs recorded under reconciler rules 1 use
+Argo's 32-bit FNV hash (`node_id`), which collides by chance in loops of some 10^4 items and on
+purpose with chosen `withItems`/`withParam` values; runs under rules >= 2 use `node_id_v2`, a
+128-bit BLAKE2b hash, and a salted re-hash (`node_id_v2(..., salt=k)`) should two names ever meet.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -25,6 +29,15 @@ def node_id(workflow_name: str, node_name: str) -> str:
     if node_name == workflow_name:
         return workflow_name
     return f"{workflow_name}-{fnv1a_32(node_name)}"
+
+
+def node_id_v2(workflow_name: str, node_name: str, *, salt: int = 0) -> str:
+    """`<wf>-<32 hex digits of BLAKE2b-128(name)>`; the root node's id is the workflow name.
+    `salt` > 0 derives the alternative ids tried, in order, when an id is already taken."""
+    if node_name == workflow_name and not salt:
+        return workflow_name
+    text = node_name if not salt else f"{node_name}\x00{salt}"
+    return f"{workflow_name}-{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}"
 
 
 def idempotency_key(workflow_uid: str, node_id: str) -> str:

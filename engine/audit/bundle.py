@@ -32,6 +32,7 @@ from .. import __version__
 from ..errors import BundleError, InputError
 from ..events import WorkflowSubmitted, decode
 from ..store.base import ChainHead, LogRecord, RawEvent, WorkflowRecord
+from ..store.files import open_private
 from .source import Source
 
 MAGIC: Final = "exitflow-bundle"
@@ -174,7 +175,7 @@ async def write_bundle(source: Source, heads: Sequence[ChainHead], path: str) ->
                   sha256=hashlib.sha256(body).hexdigest())
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(open_private(tmp), "wb") as f:  # 0600: it holds parameters and output
             f.write(body + _encoder.encode(end) + b"\n")
             f.flush()
             os.fsync(f.fileno())

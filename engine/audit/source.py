@@ -79,9 +79,9 @@ async def open_source(path: str) -> Source:
         from .bundle import read_bundle
 
         return read_bundle(path)
-    from ..api import open_store
+    from ..api import open_reader
 
-    return DatabaseSource(await open_store(path))
+    return DatabaseSource(await open_reader(path))
 
 
 async def find(source: Source, name_or_uid: str | None) -> ChainHead:

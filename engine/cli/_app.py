@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -29,6 +31,14 @@ class ExitflowGroup(click.Group):
     """Maps every ExitflowError to one line on stderr and its exit code; no tracebacks unless
     EXITFLOW_DEBUG is set."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            bad = _not_utf8(arg)
+            if bad is not None:
+                terminal.error(f"argument {bad} is not valid UTF-8")
+                ctx.exit(EXIT_USAGE)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -40,6 +50,80 @@ class ExitflowGroup(click.Group):
         except KeyboardInterrupt:
             terminal.error("interrupted")
             ctx.exit(130)
+        except Terminated as e:
+            terminal.error(f"{e}: stopped; what ran is recorded and the steps started were"
+                           " killed (`exitflow recover` finishes unfinished runs)")
+            ctx.exit(128 + e.signum)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:  # a bug: one line and exit 3 (EXITFLOW_DEBUG=1 shows the trace)
+            if os.environ.get("EXITFLOW_DEBUG"):
+                raise
+            first = str(e).splitlines()[0] if str(e) else ""
+            terminal.error(f"internal error: {type(e).__name__}: {first}"
+                           " (EXITFLOW_DEBUG=1 shows the traceback)")
+            ctx.exit(EXIT_ERROR)
+
+
+def _not_utf8(arg: str) -> str | None:
+    """None for a UTF-8 argument (or the path of an existing file); else the argument shown with
+    its undecodable bytes escaped. Python decodes argv with surrogateescape: a byte that is not
+    UTF-8 arrives as a lone surrogate, which no store, JSON or terminal can carry."""
+    try:
+        arg.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    raw = arg.encode("utf-8", "surrogateescape")
+    if os.path.exists(raw):
+        return None
+    return repr(raw)[1:]
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP stopped a command (exit 128 + the signal number)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+async def _stoppable(fn: Callable[..., Coroutine[Any, Any, T]], args: Any, kwargs: Any) -> T:
+    """Run `fn`; SIGTERM/SIGHUP cancel it as SIGINT does (no new work starts, the steps it
+    started are killed by their cancellation cleanup, everything appended stays) and then
+    raise Terminated."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+    with anyio.CancelScope() as scope:
+
+        def on_signal(signum: int) -> None:
+            if not received:
+                received.append(signum)
+                scope.cancel()
+
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            result = await fn(*args, **kwargs)
+        finally:
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+    if received:
+        raise Terminated(received[0])
+    return result
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def run_stoppable(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """`run_async` for one-shot commands that SIGTERM and SIGHUP stop like SIGINT."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return anyio.run(_stoppable, fn, args, kwargs, backend="asyncio")
+
+    return wrapper
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:

@@ -32,7 +32,7 @@ from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
 from ._app import db_option, resolve_db, run_async, terminal
-from .terminal import render_workflow
+from .terminal import plain, render_workflow
 
 
 async def _open(name: str | None, db: str | None) -> tuple[Source, str | None]:
@@ -55,9 +55,9 @@ async def _load(name: str | None, db: str | None) -> tuple[str, list[Any], list[
 def _print_table(table: Table) -> None:
     """Tables go to a terminal at its width; piped, lines are not wrapped at 80 columns."""
     if terminal.interactive:
-        _print_table(table)
+        terminal.table(table)
     else:
-        Console(width=200, highlight=False, soft_wrap=True).print(table)
+        Console(width=200, highlight=False, soft_wrap=True, markup=False).print(table)
 
 
 # ------------------------------------------------------------------ history
@@ -92,7 +92,7 @@ async def history(name: str, db: str | None, output: str, nodes: tuple[str, ...]
     table.add_column("DETAILS", overflow="fold")
     for r in rows:
         table.add_row(str(r.seq), rfc3339_precise(r.ts)[11:-1], r.kind,
-                      r.display_name or r.node_id, Text(r.details))
+                      plain(r.display_name or r.node_id), plain(r.details))
     _print_table(table)
 
 
@@ -268,7 +268,7 @@ def _value(s: NodeSide | None, field: str) -> str:
 
 
 def _pair(a: str, b: str) -> Text:
-    return Text(a) if a == b else Text(f"{a} | {b}", style="bold")
+    return plain(a) if a == b else plain(f"{a} | {b}", style="bold")
 
 
 def _outputs(d: NodeDiff) -> Text:
@@ -281,7 +281,7 @@ def _outputs(d: NodeDiff) -> Text:
             continue
         parts.append(f"{key}: {_short(va) if va is not None else '-'} |"
                      f" {_short(vb) if vb is not None else '-'}")
-    return Text("; ".join(parts) or ("(same)" if left else ""))
+    return plain("; ".join(parts) or ("(same)" if left else ""))
 
 
 @click.command()
@@ -313,7 +313,7 @@ async def diff(name_a: str, name_b: str, db: str | None, changed: bool,
         mark = Text("≠", style="red") if d.differs else Text(" ")
         cells = [_pair(_value(d.a, f), _value(d.b, f))
                  for f in ("phase", "attempts", "duration", "exit_code")]
-        table.add_row(mark, d.key, *cells, _outputs(d))
+        table.add_row(mark, plain(d.key), *cells, _outputs(d))
     _print_table(table)
 
 

@@ -7,12 +7,13 @@ import sys
 import click
 from rich.table import Table
 
-from ..api import check_expression, load_view, open_store, read_workflow_file
+from ..api import check_expression, load_view, open_reader, open_store, read_workflow_file
 from ..errors import ControllerBusyError, WorkflowNotFoundError
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store import SqliteStore
 from ._app import PHASE_EXIT, db_option, resolve_db, run_async, terminal
+from .terminal import plain
 
 
 async def _open_existing(db: str | None, *, controller: bool = False) -> SqliteStore:
@@ -21,7 +22,7 @@ async def _open_existing(db: str | None, *, controller: bool = False) -> SqliteS
 
     if not os.path.exists(path):
         raise WorkflowNotFoundError(f"{path}: no event log there (use --db or $EXITFLOW_DB)")
-    return await open_store(path, controller=controller)
+    return await open_store(path, controller=True) if controller else await open_reader(path)
 
 
 @click.command()
@@ -78,7 +79,7 @@ async def list_(db: str | None, running: bool, output: str | None) -> None:
     table = Table("NAME", "PHASE", "CREATED", "EVENTS", "UID", box=None, header_style="bold")
     for r in records:
         created = datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(r.name, r.phase, created, str(r.last_seq), r.uid)
+        table.add_row(plain(r.name), r.phase, created, str(r.last_seq), plain(r.uid))
     terminal.table(table)
 
 

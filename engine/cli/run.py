@@ -22,6 +22,7 @@ from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
 from ._app import (
+    EXIT_ERROR,
     PHASE_EXIT,
     db_option,
     executor_option,
@@ -29,6 +30,7 @@ from ._app import (
     param_option,
     resolve_db,
     run_async,
+    run_stoppable,
     terminal,
 )
 from .terminal import maybe_live
@@ -44,20 +46,29 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
+def allow_unsupported_option(fn: Any) -> Any:
+    return click.option(
+        "--allow-unsupported", "allow_unsupported", is_flag=True,
+        help="Run even if the spec uses features Exitflow cannot honour (`lint` lists them);"
+             " they are ignored.")(fn)
+
+
 def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
-                faults: tuple[str, ...] = ()) -> WorkflowSubmitted:
+                faults: tuple[str, ...] = (), allow_unsupported: bool = False
+                ) -> WorkflowSubmitted:
     """Read, validate and parameterise a workflow file; its first event, executor chosen and
     injected faults (`--fail`) recorded."""
     injected = dict(parse_fault(f) for f in faults)
     text = read_workflow_file(file)
     return submission(text, source=file, parameters=parse_parameters(parameters),
-                      executor=executor, faults=injected)
+                      executor=executor, faults=injected, allow_unsupported=allow_unsupported)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: SqliteStore) -> tuple[str, str]:
+                  store: SqliteStore, allow_unsupported: bool = False) -> tuple[str, str]:
     submitted = await submit_run(store, read_workflow_file(file), source=file,
-                                 parameters=parse_parameters(parameters), executor=executor)
+                                 parameters=parse_parameters(parameters), executor=executor,
+                                 allow_unsupported=allow_unsupported)
     return submitted.uid, submitted.name
 
 
@@ -70,6 +81,21 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
         if record.finished:
             return await load_view(store, uid)
         await anyio.sleep(interval)
+
+
+async def wait_or_take_over(store: SqliteStore, uid: str, *, interval: float = 0.1) -> bool:
+    """While another process holds the controller role: False once it has finished our run (a
+    daemon does), True once this process holds the role itself (the holder, e.g. another
+    one-shot `run` that runs only its own workflow, exited): then we run it."""
+    while True:
+        record = await store.get_workflow(uid)
+        if record.finished:
+            return False
+        try:
+            await store.acquire_controller(wait=False)
+            return True
+        except ControllerBusyError:
+            await anyio.sleep(interval)
 
 
 @click.command()
@@ -85,11 +111,12 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
                    "their end; without it they wait in the log for a daemon or `recover`.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
+@allow_unsupported_option
 @click.pass_context
-@run_async
+@run_stoppable
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
               executor: str | None, simulate_fail: tuple[str, ...], faults: tuple[str, ...],
-              wait_children: bool, output: str | None) -> None:
+              wait_children: bool, output: str | None, allow_unsupported: bool) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -102,15 +129,17 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor, faults)
+        submitted = _submission(file, parameters, executor, faults, allow_unsupported)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
         await store.create_workflow(submitted)
         uid = submitted.uid
-        if busy:
+        if busy and not await wait_or_take_over(store, uid):
             view = await wait_finished(store, uid)
         else:
+            if busy:
+                await pool.get(submitted.executor)
             with maybe_live(terminal, output is None) as live:
                 controller = Controller(
                     store, pool, on_change=live.update if live is not None else None
@@ -146,15 +175,17 @@ async def _children(store: SqliteStore, controller: Controller, uid: str, wait: 
               help="Executor recorded with the run (default: the controller's).")
 @click.option("--wait", is_flag=True, help="Wait for the final phase and exit like `run`.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
+@allow_unsupported_option
 @click.pass_context
-@run_async
+@run_stoppable
 async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-                 executor: str | None, wait: bool, output: str | None) -> None:
+                 executor: str | None, wait: bool, output: str | None,
+                 allow_unsupported: bool) -> None:
     """Append a workflow to the log for a daemon to run (the database is the queue)."""
     path = resolve_db(db)
     store = await open_store(path)
     try:
-        uid, name = await _submit(file, parameters, executor, store)
+        uid, name = await _submit(file, parameters, executor, store, allow_unsupported)
         if not wait:
             if output == "json":
                 from ..api import load_view
@@ -176,7 +207,7 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
               help="At most N workflows at once.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None)
 @click.pass_context
-@run_async
+@run_stoppable
 async def recover(ctx: click.Context, db: str | None, executor: str | None,
                   simulate_fail: tuple[str, ...], max_parallel: int | None,
                   output: str | None) -> None:
@@ -196,9 +227,12 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
     else:
         for v in views:
             terminal.line(f"{v.name}\t{v.phase}")
-        terminal.note(f"recovered {len(views)} workflow(s)")
+        lost = f"; {len(controller.problems)} could not be recovered" \
+            if controller.problems else ""
+        terminal.note(f"recovered {len(views)} workflow(s){lost}")
     worst = max((PHASE_EXIT.get(v.phase, 3) for v in views), default=0)
-    ctx.exit(worst)
+    # A run left unfinished (its problem was printed above) is never a success.
+    ctx.exit(max(worst, EXIT_ERROR) if controller.problems else worst)
 
 
 @click.command()

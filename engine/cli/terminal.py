@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -29,14 +30,39 @@ PHASE_STYLE = {
 #: Node types shown only through their children (as `argo get` does).
 _HIDDEN = {"StepGroup", "TaskGroup"}
 
+#: C0/C1 controls, DEL, and the Unicode line separators and bidirectional overrides: text from
+#: users and steps that could move the cursor, retitle the terminal (OSC) or reorder what is shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\n`); the terminal
+    never interprets what users or steps wrote. (`logs` prints step output raw, as `argo logs`.)"""
+    return _CONTROL.sub(_escape_one, text)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """User or step text as rich Text: never markup, control characters escaped."""
+    return Text(escape_controls(text), style=style)
+
 
 class Terminal:
     def __init__(self) -> None:
-        self.out = Console(highlight=False, soft_wrap=True)
+        # markup=False: a string is never read as rich markup (`[/x]` in a parameter is text).
+        self.out = Console(highlight=False, soft_wrap=True, markup=False)
         if not self.out.is_terminal:
             # Piped output is read by programs and people alike: never cut names to 80 columns.
-            self.out = Console(highlight=False, soft_wrap=True, width=240)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+            self.out = Console(highlight=False, soft_wrap=True, width=240, markup=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     @property
     def interactive(self) -> bool:
@@ -47,15 +73,15 @@ class Terminal:
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(escape_controls(text) + "\n")
         sys.stdout.flush()
 
     def error(self, message: str) -> None:
         # One line, no markup interpretation: messages carry user text ([...] included).
-        self.err.print(Text(f"exitflow: {message}", style="red"))
+        self.err.print(plain(f"exitflow: {message}", style="red"))
 
     def note(self, message: str) -> None:
-        self.err.print(Text(message, style="dim"))
+        self.err.print(plain(message, style="dim"))
 
     def workflow(self, view: WorkflowView, *, now: float | None = None) -> None:
         self.out.print(render_workflow(view, now=now))
@@ -116,9 +142,9 @@ def _label(node: NodeView, now: float | None = None) -> Text:
     icon, style = PHASE_STYLE.get(node.phase, ("?", ""))
     text = Text()
     text.append(f"{icon} ", style=style)
-    text.append(node.display_name, style="bold" if node.type != "Pod" else "")
+    text.append(escape_controls(node.display_name), style="bold" if node.type != "Pod" else "")
     if node.template_name and node.type != "Skipped":
-        text.append(f"  {node.template_name}", style="dim")
+        text.append(f"  {escape_controls(node.template_name)}", style="dim")
     text.append(f"  {node.phase}", style=style)
     dur = _duration(node.started_at, node.finished_at, now)
     if dur:
@@ -126,7 +152,7 @@ def _label(node: NodeView, now: float | None = None) -> Text:
     if node.attempt > 1:
         text.append(f"  attempt {node.attempt}", style="yellow")
     if node.message:
-        text.append(f"  {node.message}", style="dim")
+        text.append(f"  {escape_controls(node.message)}", style="dim")
     return text
 
 
@@ -137,15 +163,17 @@ def render_workflow(view: WorkflowView, *, now: float | None = None) -> Group:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column()
-    header.add_row("Name:", view.name)
-    header.add_row("UID:", view.uid)
+    header.add_row("Name:", plain(view.name))
+    header.add_row("UID:", plain(view.uid))
     header.add_row("Status:", Text(f"{icon} {view.phase}", style=style))
     if view.parent is not None:
         header.add_row("Parent:", f"{view.parent[1]} (node {view.parent[2]})")
     if view.message:
-        header.add_row("Message:", view.message)
+        header.add_row("Message:", plain(view.message))
     if view.parameters:
-        header.add_row("Parameters:", ", ".join(f"{k}={v}" for k, v in view.parameters.items()))
+        header.add_row(
+            "Parameters:", plain(", ".join(f"{k}={v}" for k, v in view.parameters.items()))
+        )
     header.add_row("Duration:", _duration(view.started_at, view.finished_at, now))
 
     roots = [n for n in view.nodes.values() if n.parent_id is None]

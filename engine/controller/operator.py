@@ -47,6 +47,14 @@ from ..events import (
 )
 from ..executors.base import Job, JobResult
 from ..expr import DependsExpr, evaluate_bool, parse, render, template_references
+from ..limits import (
+    MAX_DEPTH,
+    MAX_LOOP_ITEMS,
+    MAX_NODES,
+    depth_exceeded,
+    loop_exceeded,
+    nodes_exceeded,
+)
 from ..naming import (
     argo_item_label,
     argo_item_value,
@@ -54,6 +62,7 @@ from ..naming import (
     idempotency_key,
     item_label,
     node_id,
+    node_id_v2,
 )
 from ..naming import rfc3339 as _rfc3339
 from ..spec import Arguments, DAGTemplate, Template, Workflow, parse_duration
@@ -156,6 +165,8 @@ class Operator:
         self._built: dict[str, tuple[_PodWork, tuple[int, float], Job]] = {}
         self.now = 0.0
         self.decision = Decision()
+        #: Nested template calls of the reconcile pass under way (engine.limits.MAX_DEPTH).
+        self._depth = 0
 
     # ------------------------------------------------------------------ emitting
 
@@ -176,7 +187,7 @@ class Operator:
         message: str = "",
         inputs: Mapping[str, str] | None = None,
     ) -> NodeView:
-        nid = node_id(self.view.name, name)
+        nid = self._new_node_id(name)
         self._emit(
             NodeInitialized(
                 ts=self.now,
@@ -194,6 +205,18 @@ class Operator:
             )
         )
         return self.view.nodes[nid]
+
+    def _new_node_id(self, name: str) -> str:
+        """The id of a new node called `name`. Rules 1 (older logs): Argo's FNV-32, as recorded.
+        Rules >= 2: BLAKE2b-128; an id already taken by another name (a collision) gets the next
+        salted id, so it stays this node's own affair and never stops the run."""
+        if self.view.rules < 2:
+            return node_id(self.view.name, name)
+        nid, salt = node_id_v2(self.view.name, name), 0
+        while nid in self.view.nodes:
+            salt += 1
+            nid = node_id_v2(self.view.name, name, salt=salt)
+        return nid
 
     def _running_node(
         self,
@@ -606,7 +629,42 @@ class Operator:
         display_name: str,
         retry: int | None = None,
     ) -> NodeView | None:
-        """Execute a template as node `name`; returns the node, or None if it may not start yet."""
+        """Execute a template as node `name`; returns the node, or None if it may not start yet.
+        Rules >= 2: past the recursion depth or node limit (engine.limits), the node is an Error
+        (as Argo's `Maximum recursion depth exceeded`)."""
+        if self.view.rules >= 2:
+            node = self.view.node(name)
+            problem = None
+            if node is None or not node.fulfilled:
+                if self._depth + 1 >= MAX_DEPTH:
+                    problem = depth_exceeded()
+                elif node is None and len(self.view.nodes) >= MAX_NODES:
+                    problem = nodes_exceeded()
+            if problem is not None:
+                if node is not None:
+                    self._finish(node, ERROR, problem)
+                    return node
+                return self._settle(name, ERROR, problem, display_name=display_name,
+                                    template_name=template_name, parent=parent, ctx=ctx)
+        self._depth += 1
+        try:
+            return self._execute_template(name, tmpl, template_name, args, parent=parent,
+                                          ctx=ctx, display_name=display_name, retry=retry)
+        finally:
+            self._depth -= 1
+
+    def _execute_template(
+        self,
+        name: str,
+        tmpl: Template,
+        template_name: str,
+        args: Mapping[str, str],
+        *,
+        parent: NodeView | None,
+        ctx: _Ctx,
+        display_name: str,
+        retry: int | None = None,
+    ) -> NodeView | None:
         node = self.view.node(name)
         if node is not None and node.fulfilled:
             return node
@@ -1178,7 +1236,7 @@ class Operator:
                         parent=gnode,
                         ctx=ctx,
                     )
-                n = self.view.nodes[node_id(self.view.name, base)]
+                n = self.view.nodes_by_name[base]
                 if not _continues_on(step, n.phase):
                     failed.append(n)
                 continue
@@ -1733,7 +1791,10 @@ class Operator:
     def _expand(self, step: Any, scope: Mapping[str, Any]) -> list[Any] | str | None:
         """Items of withItems/withParam/withSequence; None when the step has no loop; a str
         describing the problem when the loop cannot be expanded."""
+        limited = self.view.rules >= 2
         if step.with_items is not None:
+            if limited and len(step.with_items) > MAX_LOOP_ITEMS:
+                return loop_exceeded("withItems", len(step.with_items))
             items: list[Any] = []
             for item in step.with_items:
                 if isinstance(item, str):
@@ -1752,6 +1813,8 @@ class Operator:
                 return f"withParam value could not be parsed as a JSON list: {text[:200]}"
             if not isinstance(value, list):
                 return f"withParam value could not be parsed as a JSON list: {text[:200]}"
+            if limited and len(value) > MAX_LOOP_ITEMS:
+                return loop_exceeded("withParam", len(value))
             return value
         seq = step.with_sequence
         if seq is not None:
@@ -1779,6 +1842,8 @@ class Operator:
             except (ExpressionError, ValueError) as e:
                 return f"withSequence: {e}"
             step_by = 1 if end >= start else -1
+            if limited and abs(end - start) + 1 > MAX_LOOP_ITEMS:
+                return loop_exceeded("withSequence", abs(end - start) + 1)
             fmt = seq.format
             values = []
             for v in range(start, end + step_by, step_by):

@@ -9,7 +9,11 @@ Differences from plain `yaml.safe_load`, to behave like Argo's YAML reader:
 - unquoted timestamps stay strings (`2024-01-01` is not turned into a `date`);
 - a duplicate mapping key is an error (PyYAML silently keeps the last one);
 - parameter values (`value`, `default`, `enum`, `valueFrom.default`) written as YAML numbers or
-  booleans become strings (bool -> "true"/"false"), as Argo's `AnyString` does.
+  booleans become strings (bool -> "true"/"false"), as Argo's `AnyString` does;
+- before anything is built, the text is checked against the parse limits (`engine.limits`): its
+  size, its nesting depth and the nodes its aliases would add, measured on the parser's event
+  stream (linear in the text), so an alias bomb or a 10^4-deep nesting is one SpecError, never a
+  hang or a RecursionError.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import msgspec
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from engine.errors import SpecError
+from engine.limits import SPEC_BYTES, YAML_ALIAS_NODES, YAML_DEPTH
 from engine.spec.model import API_VERSION, KIND, Workflow
 
 __all__ = ["load_file", "load_json", "load_obj", "load_text"]
@@ -320,6 +325,67 @@ def _check_header(
         )
 
 
+def _check_limits(text: str, source: str) -> None:
+    """SpecError if the text is too large, nests too deep or its aliases expand too far.
+
+    Walks parser events only (nothing is built): each anchor's expanded size and height are
+    recorded when it closes, and each alias adds its anchor's figures. Syntax errors are left to
+    `_documents`, which reports them with their line."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > SPEC_BYTES.value():
+        raise SpecError(SPEC_BYTES.exceeded(f"{size} bytes"), source=source)
+    max_depth, max_added = YAML_DEPTH.value(), YAML_ALIAS_NODES.value()
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, height)
+    stack: list[list[Any]] = []  # open collections: [anchor, nodes, height]
+    added = 0
+
+    def close(nodes: int, height: int) -> None:
+        if stack:
+            stack[-1][1] += nodes
+            stack[-1][2] = max(stack[-1][2], height + 1)
+
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) + 1 > max_depth:
+                    raise SpecError(YAML_DEPTH.exceeded(f"nested more than {max_depth} deep"),
+                                    line=line, source=source)
+                stack.append([event.anchor, 1, 1])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                anchor, nodes, height = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = (nodes, height)
+                close(nodes, height)
+            elif isinstance(event, yaml.ScalarEvent):
+                if event.anchor is not None:
+                    sizes[event.anchor] = (1, 0)
+                close(1, 0)
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in sizes:
+                    raise SpecError(f"YAML alias *{event.anchor} refers to a node that contains"
+                                    " it (a recursive alias)", line=line, source=source)
+                nodes, height = sizes[event.anchor]
+                added += nodes
+                if added > max_added:
+                    raise SpecError(YAML_ALIAS_NODES.exceeded(
+                        f"aliases expand to more than {max_added} nodes"), line=line,
+                        source=source)
+                if len(stack) + height > max_depth:
+                    raise SpecError(YAML_DEPTH.exceeded(
+                        f"alias *{event.anchor} nests more than {max_depth} deep"),
+                        line=line, source=source)
+                close(nodes, height)
+            elif isinstance(event, yaml.DocumentEndEvent):
+                sizes.clear()  # anchors are per document
+    except yaml.YAMLError:
+        return  # `_documents` reports it with its line
+    finally:
+        loader.dispose()
+
+
 def _documents(text: str, source: str) -> Iterator[yaml.Node]:
     loader = _Loader(text)
     try:
@@ -400,6 +466,7 @@ def load_text(text: str, *, source: str = "<string>") -> Workflow:
     With several documents, the first one of `kind: Workflow` is used (else the first one, which
     then fails the kind check). The result remembers `source` and its line map (`line_of`).
     """
+    _check_limits(text, source)
     nodes = list(_documents(text, source))
     if not nodes:
         raise SpecError("no YAML document found", source=source)

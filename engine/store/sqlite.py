@@ -37,7 +37,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -52,6 +51,7 @@ from ..errors import (
     ExitflowError,
     FencedError,
     InputError,
+    ReadOnlyStoreError,
     StoreError,
     WorkflowNotFoundError,
 )
@@ -82,6 +82,7 @@ from .base import (
     RecordedEvent,
     WorkflowRecord,
 )
+from .files import PRIVATE_MODE, create_private, read_only_uri, writable
 
 __all__ = ["CRASH_ENV", "SCHEMA_VERSION", "SqliteStore", "crash_point_from_env"]
 
@@ -611,7 +612,7 @@ class SqliteStore:
                 if version == 0:
                     raise _not_ours(p, "an empty SQLite database")
                 if version < SCHEMA_VERSION:
-                    raise StoreError(
+                    raise ReadOnlyStoreError(
                         f"{p}: schema version {version} needs a migration; open it read-write once"
                     )
             except BaseException:
@@ -619,6 +620,13 @@ class SqliteStore:
                 raise
             return cls(p, reader, None, crash_at)
 
+        if exists and not writable(p):
+            raise ReadOnlyStoreError(
+                f"{p} is read-only here and this command writes (list, get, logs, history,"
+                " replay, verify and export can read it)"
+            )
+        if not exists:
+            create_private(p)
         # The reader connection inspects, switches to WAL and migrates (before anything could
         # write), then becomes read-only; the writer thread gets its own sqlite3 connection.
         rconn = await cls._connect(p, read_only=False)
@@ -652,8 +660,8 @@ class SqliteStore:
     async def _connect(path: str, *, read_only: bool) -> aiosqlite.Connection:
         try:
             if read_only:
-                uri = Path(path).absolute().as_uri() + "?mode=ro"
-                conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+                conn = await aiosqlite.connect(read_only_uri(path), uri=True,
+                                               isolation_level=None)
             else:
                 conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as e:
@@ -805,7 +813,7 @@ class SqliteStore:
     async def _take_lock(self, *, wait: bool) -> int:
         lock_path = self.path + ".lock"
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_MODE)
         except OSError as e:
             raise StoreError(f"{lock_path}: {e.strerror or e}") from e
         try:

@@ -15,10 +15,11 @@ from . import __version__
 from .errors import InputError, SpecError
 from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
+from .faults import crash_hook_from_env
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
 from .state.view import WorkflowView
-from .store import SqliteStore, crash_point_from_env
+from .store import SqliteStore
 
 DEFAULT_DB = "exitflow.db"
 
@@ -31,8 +32,8 @@ async def open_store(
     path: str, *, controller: bool = False, read_only: bool = False
 ) -> SqliteStore:
     """Open the event store; a controller honours EXITFLOW_CRASH_AT (fault injection)."""
-    crash_at = crash_point_from_env() if controller else None
-    return await SqliteStore.open(path, crash_at=crash_at, read_only=read_only)
+    hooks = crash_hook_from_env() if controller else None
+    return await SqliteStore.open(path, hooks=hooks, read_only=read_only)
 
 
 def check_expression(text: str, path: str) -> None:

@@ -19,7 +19,8 @@ from .faults import crash_hook_from_env
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
 from .state.view import WorkflowView
-from .store import SqliteStore
+from .store.locate import AnyStore, is_url
+from .store.locate import open_store as _open_store
 
 DEFAULT_DB = "exitflow.db"
 
@@ -30,10 +31,16 @@ def default_db() -> str:
 
 async def open_store(
     path: str, *, controller: bool = False, read_only: bool = False
-) -> SqliteStore:
-    """Open the event store; a controller honours EXITFLOW_CRASH_AT (fault injection)."""
+) -> AnyStore:
+    """Open the event store `path` names (a SQLite file, or a `postgresql://` URL); a
+    controller honours EXITFLOW_CRASH_AT (fault injection)."""
     hooks = crash_hook_from_env() if controller else None
-    return await SqliteStore.open(path, hooks=hooks, read_only=read_only)
+    return await _open_store(path, hooks=hooks, read_only=read_only)
+
+
+def store_exists(path: str) -> bool:
+    """Whether there may be an event log at `path` (a URL: always; ask the server)."""
+    return is_url(path) or os.path.exists(path)
 
 
 def check_expression(text: str, path: str) -> None:
@@ -93,7 +100,7 @@ def parse_parameters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 async def load_view(
-    store: SqliteStore, name_or_uid: str, *, upto_seq: int | None = None
+    store: AnyStore, name_or_uid: str, *, upto_seq: int | None = None
 ) -> WorkflowView:
     record = await store.get_workflow(name_or_uid)
     records = await store.read(record.uid, upto_seq=upto_seq)

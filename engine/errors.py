@@ -11,6 +11,7 @@
     │   ├── CorruptLogError        unreadable, damaged or foreign database file (exit 2)
     │   ├── FencedError            this controller was replaced; it may not append any more
     │   ├── ControllerBusyError    another controller holds the database
+    │   ├── StoreUnavailableError  the database server cannot be reached or refuses us (exit 2)
     │   └── TamperedLogError       the hash chain does not verify
     ├── ExecutorError              running work
     │   ├── ExecutorUnavailableError   e.g. no Docker daemon
@@ -98,6 +99,12 @@ class FencedError(StoreError):
 
 class ControllerBusyError(StoreError):
     """Another controller holds the database."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database server is unreachable, refuses the credentials, or has no such database."""
+
+    exit_code = 2
 
 
 class TamperedLogError(StoreError):

@@ -54,12 +54,15 @@ def _render(report: CrashtestReport) -> Table:
 @click.option("--subprocess", "subprocess_", is_flag=True,
               help="Start every controller as `python -m engine` instead of from a fork server.")
 @click.option("--keep-failed", is_flag=True, help="Keep the databases of failing boundaries.")
+@click.option("--db", "server", default=None, metavar="URL",
+              help="Run on this PostgreSQL server: every run gets a fresh database there"
+              " (default: a SQLite file per run in a temporary directory).")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None)
 @click.pass_context
 def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], executor: str | None,
               simulate_fail: tuple[str, ...], workers: int | None, when: str,
               boundaries: tuple[int, ...], kill: tuple[int, ...], subprocess_: bool,
-              keep_failed: bool, output: str | None) -> None:
+              keep_failed: bool, server: str | None, output: str | None) -> None:
     """Run FILE once cleanly, then once per event boundary with a controller crash there
     followed by `exitflow recover`, each in its own temporary database.
 
@@ -107,6 +110,7 @@ def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], execut
             kill=kill,
             isolation="subprocess" if subprocess_ else "fork",
             keep_failed=keep_failed,
+            server=server,
             on_clean=on_clean,
             on_result=on_result,
         )

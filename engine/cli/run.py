@@ -17,7 +17,7 @@ from ..errors import ControllerBusyError, InputError
 from ..events import WorkflowSubmitted
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from ._app import (
     PHASE_EXIT,
     db_option,
@@ -60,13 +60,13 @@ def _submission(file: str, parameters: tuple[str, ...], executor: str | None) ->
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: SqliteStore) -> tuple[str, str]:
+                  store: AnyStore) -> tuple[str, str]:
     submitted = _submission(file, parameters, executor)
     await store.create_workflow(submitted)
     return submitted.uid, submitted.name
 
 
-async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) -> WorkflowView:
+async def wait_finished(store: AnyStore, uid: str, *, interval: float = 0.1) -> WorkflowView:
     """Wait for another controller to finish a run; returns its final view."""
     from ..api import load_view
 
@@ -230,7 +230,7 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
 
             def ready() -> None:
                 terminal.note(
-                    f"exitflow daemon: controlling {path} (generation {generation}, pid "
+                    f"exitflow daemon: controlling {store.path} (generation {generation}, pid "
                     f"{os.getpid()})"
                 )
 

@@ -1,0 +1,809 @@
+"""The PostgreSQL event store (asyncpg): the same log, chains and index as `SqliteStore`, on a
+database server that many controllers and clients share.
+
+- Group commit: one writer task owns the write connection. Callers queue requests; the writer
+  drains everything pending and writes it in ONE transaction (array `unnest` inserts, one round
+  trip per table), commits, then resolves every caller's future.
+- Concurrency control is the unique `(wf, seq)` index: a second writer of the same position
+  gets a unique violation, translated to ConflictError. The writer also locks the workflow rows
+  it appends to (`FOR UPDATE`) and the global chain row, so gseq order is commit order.
+- Fencing: the controller row's generation is read `FOR SHARE` in every fenced transaction; a
+  takeover's `UPDATE` waits for (and then fences) in-flight appends. One controller at a time
+  holds a session advisory lock (the PostgreSQL twin of SQLite's `flock`).
+- The index (`phase`, `finished`) is written only from `state.fold.index_after` of the events
+  in the same transaction.
+- Reads use a small connection pool (`read_committed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+import anyio
+import asyncpg
+import msgspec
+
+from ..errors import (
+    ConflictError,
+    ControllerBusyError,
+    CorruptLogError,
+    ExitflowError,
+    FencedError,
+    InputError,
+    StoreError,
+    WorkflowNotFoundError,
+)
+from ..events import PENDING, AnyEvent, Event, WorkflowSubmitted, encode, event_type
+from ..state.fold import index_after
+from .base import (
+    GENESIS_HASH,
+    ChainHead,
+    ChainLink,
+    Checkpoint,
+    CommitHook,
+    GlobalEvent,
+    LogRecord,
+    RawEvent,
+    RecordedEvent,
+    WorkflowRecord,
+)
+from .codec import GENESIS_RAW, decode_event, decode_events_fast, encode_rows, link
+from .postgres_schema import (
+    CONTROLLER_LOCK,
+    DRIVER_ERRORS,
+    connect,
+    inspect,
+    migrate,
+    redact,
+    translate_error,
+    translated,
+)
+
+__all__ = ["PostgresStore"]
+
+log = logging.getLogger(__name__)
+
+_LOCK_POLL_S: Final = 0.2
+_CLOSE_FLUSH_S: Final = 60.0
+_MAX_SEQ: Final = 2**62
+_WORKFLOW_COLUMNS: Final = "uid, name, created_at, phase, finished, last_seq, executor"
+
+
+class _Request:
+    __slots__ = ("future",)
+    fenced = False
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+
+class _Append(_Request):
+    __slots__ = ("finished", "first_seq", "logs", "phase", "rows", "uid")
+    fenced = True
+
+    def __init__(
+        self,
+        uid: str,
+        first_seq: int,
+        rows: list[tuple[str, float, bytes]],
+        phase: str | None,
+        finished: bool,
+        logs: Sequence[LogRecord],
+    ) -> None:
+        super().__init__()
+        self.uid, self.first_seq, self.rows = uid, first_seq, rows
+        self.phase, self.finished, self.logs = phase, finished, logs
+
+
+class _Create(_Request):
+    __slots__ = ("payload", "submitted")
+
+    def __init__(self, submitted: WorkflowSubmitted) -> None:
+        super().__init__()
+        self.submitted = submitted
+        self.payload = encode(submitted)
+
+
+class _AddCommand(_Request):
+    __slots__ = ("command", "created_at", "uid")
+
+    def __init__(self, uid: str, command: str) -> None:
+        super().__init__()
+        self.uid, self.command, self.created_at = uid, command, time.time()
+
+
+class _TakeCommands(_Request):
+    __slots__ = ()
+    fenced = True
+
+
+class _Retry(Exception):
+    """The batch hit a unique key: redo its requests one by one."""
+
+
+def _resolve(future: asyncio.Future[Any], outcome: object) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class PostgresStore:
+    """An `EventStore` in a PostgreSQL database. Open with `await PostgresStore.open(url)`."""
+
+    def __init__(
+        self,
+        url: str,
+        pool: asyncpg.Pool,
+        writer: asyncpg.Connection | None,
+        hooks: CommitHook | None,
+    ) -> None:
+        self.url = url
+        #: What messages name: the URL without its password.
+        self.path = redact(url)
+        self._pool = pool
+        self._writer = writer
+        self._hooks = hooks
+        self._queue: list[_Request] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._generation: int | None = None
+        self._lock_conn: asyncpg.Connection | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        hooks: CommitHook | None = None,
+        read_only: bool = False,
+    ) -> PostgresStore:
+        """Connect, creating or migrating the `exitflow` schema (under an advisory lock).
+
+        StoreUnavailableError (exit 2) when the server is unreachable, refuses us, or has no
+        such database; CorruptLogError for a schema that is not ours or is newer."""
+        conn = await connect(url)
+        try:
+            with translated(url):
+                if read_only:
+                    version = await inspect(conn, url)
+                    if version == 0:
+                        raise StoreError(f"{redact(url)}: no event log there")
+                else:
+                    await migrate(conn, url)
+                pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(*DRIVER_ERRORS):
+                await conn.close()
+            raise
+        store = cls(url, pool, None if read_only else conn, hooks)
+        if read_only:
+            with anyio.CancelScope(shield=True), contextlib.suppress(*DRIVER_ERRORS):
+                await conn.close()
+        else:
+            store._task = asyncio.get_running_loop().create_task(store._writer_main())
+        return store
+
+    async def __aenter__(self) -> PostgresStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Flush pending writes, stop the writer task, close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            task = self._task
+            if task is not None:
+                self._stopping = True
+                self._wake.set()
+                with anyio.move_on_after(_CLOSE_FLUSH_S):
+                    await asyncio.wait([task])
+                if not task.done():
+                    task.cancel()
+                    await asyncio.wait([task])
+            for request in self._queue:
+                _resolve(request.future, StoreError(f"{self.path}: store closed"))
+            self._queue = []
+            for conn in (self._writer, self._lock_conn):
+                if conn is not None:
+                    with contextlib.suppress(*DRIVER_ERRORS):
+                        await conn.close()
+            with contextlib.suppress(*DRIVER_ERRORS):
+                await self._pool.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.path}: store is closed")
+
+    # -- writing ----------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int | None:
+        return self._generation
+
+    async def _submit(self, request: _Request) -> Any:
+        self._check_open()
+        if self._writer is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        if self._stopping:
+            raise StoreError(f"{self.path}: store closed")
+        self._queue.append(request)
+        self._wake.set()
+        return await request.future
+
+    async def create_workflow(self, submitted: WorkflowSubmitted) -> None:
+        await self._submit(_Create(submitted))
+
+    async def append(
+        self,
+        uid: str,
+        first_seq: int,
+        events: Sequence[Event],
+        logs: Sequence[LogRecord] = (),
+    ) -> None:
+        self._check_open()
+        if self._generation is None:
+            raise FencedError(f"{self.path}: not the controller (acquire_controller first)")
+        phase, finished = index_after(events)
+        await self._submit(_Append(uid, first_seq, encode_rows(events), phase, finished, logs))
+
+    async def add_command(self, uid: str, command: str) -> None:
+        await self._submit(_AddCommand(uid, command))
+
+    async def take_commands(self) -> list[tuple[int, str, str]]:
+        self._check_open()
+        if self._generation is None:
+            raise FencedError(f"{self.path}: not the controller (acquire_controller first)")
+        result: list[tuple[int, str, str]] = await self._submit(_TakeCommands())
+        return result
+
+    async def acquire_controller(self, *, wait: bool = False, takeover: bool = False) -> int:
+        """Become the only controller: hold the controller advisory lock on a dedicated
+        session, then bump the generation (which fences any earlier controller)."""
+        self._check_open()
+        if self._writer is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        if not takeover and self._lock_conn is None:
+            conn = await connect(self.url)
+            try:
+                with translated(self.url):
+                    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)",
+                                                  CONTROLLER_LOCK):
+                        if not wait:
+                            holder = await conn.fetchval(
+                                "SELECT holder FROM exitflow.controller WHERE id = 1"
+                            )
+                            raise ControllerBusyError(
+                                f"another controller ({holder or '?'}) holds {self.path}"
+                            )
+                        await anyio.sleep(_LOCK_POLL_S)
+            except BaseException:
+                with anyio.CancelScope(shield=True), contextlib.suppress(*DRIVER_ERRORS):
+                    await conn.close()
+                raise
+            self._lock_conn = conn
+        holder = f"{socket.gethostname()}:{os.getpid()}"
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                generation = int(
+                    await conn.fetchval(
+                        "UPDATE exitflow.controller SET generation = generation + 1,"
+                        " holder = $1, acquired_at = $2 WHERE id = 1 RETURNING generation",
+                        holder,
+                        time.time(),
+                    )
+                )
+        self._generation = generation
+        return generation
+
+    async def force_takeover(self) -> int:
+        return await self.acquire_controller(takeover=True)
+
+    # -- the writer task --------------------------------------------------------------------
+
+    async def _writer_main(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if not batch:
+                if self._stopping:
+                    return
+                continue
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Request]) -> None:
+        try:
+            try:
+                await self._transaction(batch)
+                return
+            except _Retry:
+                pass
+            for request in batch:  # isolate the request that hit a unique key
+                try:
+                    await self._transaction([request])
+                except _Retry as e:
+                    error = ConflictError(f"{self.path}: {e}")
+                    error.__cause__ = e.__cause__
+                    _resolve(request.future, error)
+        except DRIVER_ERRORS as e:
+            error2 = translate_error(self.url, e)
+            error2.__cause__ = e
+            for request in batch:
+                _resolve(request.future, error2)
+        except Exception as e:  # a bug: fail these callers (the writer keeps serving)
+            log.exception("the PostgreSQL store writer failed")
+            error3 = StoreError(f"{self.path}: the store writer failed: {e!r}")
+            for request in batch:
+                _resolve(request.future, error3)
+
+    async def _transaction(self, requests: list[_Request]) -> None:
+        conn = self._writer
+        assert conn is not None
+        outcomes: list[tuple[_Request, object]] = []
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            if any(r.fenced for r in requests):
+                current = await conn.fetchval(
+                    "SELECT generation FROM exitflow.controller WHERE id = 1 FOR SHARE"
+                )
+                if self._generation is None or current != self._generation:
+                    fenced = FencedError(
+                        f"{self.path}: controller generation {self._generation} was replaced by"
+                        f" {current}; this controller may not append"
+                    )
+                    outcomes.extend((r, fenced) for r in requests if r.fenced)
+                    requests = [r for r in requests if not r.fenced]
+            n_events = await self._write_rows(conn, requests, outcomes)
+            for request in requests:
+                if isinstance(request, _TakeCommands):
+                    taken = await conn.fetch(
+                        "UPDATE exitflow.commands SET taken_by_generation = $1"
+                        " WHERE taken_by_generation IS NULL RETURNING id, uid, command",
+                        self._generation,
+                    )
+                    outcomes.append((request, sorted((r[0], r[1], r[2]) for r in taken)))
+            if self._hooks is not None:
+                self._hooks.before_commit(n_events)
+        except BaseException as e:
+            with anyio.CancelScope(shield=True), contextlib.suppress(*DRIVER_ERRORS):
+                await tx.rollback()
+            if isinstance(e, asyncpg.UniqueViolationError):
+                raise _Retry(str(e)) from e
+            raise
+        await tx.commit()
+        if self._hooks is not None:
+            self._hooks.after_commit(n_events)
+        for request, outcome in outcomes:
+            _resolve(request.future, outcome)
+
+    async def _write_rows(
+        self,
+        conn: asyncpg.Connection,
+        requests: list[_Request],
+        outcomes: list[tuple[_Request, object]],
+    ) -> int:
+        creates = [r for r in requests if isinstance(r, _Create)]
+        appends = [r for r in requests if isinstance(r, _Append)]
+        commands = [r for r in requests if isinstance(r, _AddCommand)]
+        if not (creates or appends or commands):
+            return 0
+        n_events = 0
+        gseq = 0
+        ghead = GENESIS_RAW
+        if creates or appends:
+            row = await conn.fetchrow(
+                "SELECT last_gseq, head FROM exitflow.global_chain WHERE id = 1 FOR UPDATE"
+            )
+            gseq, ghead = int(row[0]), bytes.fromhex(row[1])
+        gseq_before = gseq
+        # Heads of every workflow these requests touch, locked for this transaction.
+        uids = sorted({r.uid for r in appends} | {r.uid for r in commands})
+        heads: dict[str, list[Any]] = {}
+        if uids:
+            for r in await conn.fetch(
+                "SELECT uid, id, last_seq, head_hash FROM exitflow.workflows"
+                " WHERE uid = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                uids,
+            ):
+                heads[r[0]] = [r[1], r[2], bytes.fromhex(r[3]), None, False, r[2]]
+        ev_cols: list[list[Any]] = [[] for _ in range(8)]
+
+        def add_event(wf: int, seq: int, type_: str, ts: float, payload: bytes, h: bytes) -> None:
+            nonlocal gseq, ghead
+            gseq += 1
+            ghead = link(ghead, h)
+            for col, value in zip(
+                ev_cols, (gseq, wf, seq, type_, ts, payload, h.hex(), ghead.hex()), strict=True
+            ):
+                col.append(value)
+
+        for create in creates:
+            s = create.submitted
+            digest = link(GENESIS_RAW, create.payload)
+            wf = await conn.fetchval(
+                "INSERT INTO exitflow.workflows(uid, name, created_at, phase, finished,"
+                " last_seq, executor, head_hash) VALUES ($1, $2, $3, $4, FALSE, 1, $5, $6)"
+                " RETURNING id",
+                s.uid, s.name, s.ts, PENDING, s.executor, digest.hex(),
+            )
+            add_event(int(wf), 1, event_type(s), s.ts, create.payload, digest)
+            heads[s.uid] = [int(wf), 1, digest, None, False, 1]
+            n_events += 1
+            outcomes.append((create, None))
+
+        log_cols: list[list[Any]] = [[] for _ in range(5)]
+        touched: set[str] = set()
+        for append in appends:
+            head = heads.get(append.uid)
+            if head is None:
+                outcomes.append((append, WorkflowNotFoundError(f"no workflow {append.uid!r}")))
+                continue
+            wf, last_seq, prev = head[0], head[1], head[2]
+            if append.first_seq != last_seq + 1:
+                outcomes.append((append, ConflictError(
+                    f"workflow {append.uid}: append at seq {append.first_seq}, but its last seq"
+                    f" is {last_seq}"
+                )))
+                continue
+            seq = append.first_seq
+            for type_, ts, payload in append.rows:
+                prev = link(prev, payload)
+                add_event(wf, seq, type_, ts, payload, prev)
+                seq += 1
+            head[1], head[2] = seq - 1, prev
+            if append.phase is not None:
+                head[3] = append.phase
+            head[4] = head[4] or append.finished
+            for rec in append.logs:
+                for col, value in zip(
+                    log_cols, (wf, rec.node_id, rec.attempt, rec.stream, rec.data), strict=True
+                ):
+                    col.append(value)
+            n_events += len(append.rows)
+            touched.add(append.uid)
+            outcomes.append((append, None))
+
+        if ev_cols[0]:
+            await conn.execute(
+                "INSERT INTO exitflow.events(gseq, wf, seq, type, ts, payload, hash, ghash)"
+                " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],"
+                " $5::float8[], $6::bytea[], $7::text[], $8::text[])",
+                *ev_cols,
+            )
+        if gseq != gseq_before:
+            await conn.execute(
+                "UPDATE exitflow.global_chain SET last_gseq = $1, head = $2 WHERE id = 1",
+                gseq, ghead.hex(),
+            )
+        if touched:
+            rows = [heads[u] for u in sorted(touched)]
+            await conn.execute(
+                "UPDATE exitflow.workflows w SET last_seq = u.last_seq, head_hash = u.head,"
+                " phase = COALESCE(u.phase, w.phase), finished = w.finished OR u.finished"
+                " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bool[])"
+                " AS u(id, last_seq, head, phase, finished) WHERE w.id = u.id",
+                [h[0] for h in rows], [h[1] for h in rows], [h[2].hex() for h in rows],
+                [h[3] for h in rows], [h[4] for h in rows],
+            )
+        if log_cols[0]:
+            await conn.execute(
+                "INSERT INTO exitflow.logs(wf, node_id, attempt, stream, data)"
+                " SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[],"
+                " $5::bytea[])",
+                *log_cols,
+            )
+        command_rows = []
+        for command in commands:
+            if command.uid not in heads:
+                outcomes.append((command, WorkflowNotFoundError(f"no workflow {command.uid!r}")))
+                continue
+            command_rows.append((command.uid, command.command, command.created_at))
+            outcomes.append((command, None))
+        if command_rows:
+            await conn.executemany(
+                "INSERT INTO exitflow.commands(uid, command, created_at) VALUES ($1, $2, $3)",
+                command_rows,
+            )
+        return n_events
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        self._check_open()
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                return list(await conn.fetch(sql, *params))
+
+    async def _require_workflow(self, uid: str) -> None:
+        if not await self._fetch("SELECT 1 FROM exitflow.workflows WHERE uid = $1", uid):
+            raise WorkflowNotFoundError(f"no workflow {uid!r}")
+
+    async def read_raw(
+        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
+    ) -> list[RawEvent]:
+        rows = await self._fetch(
+            "SELECT seq, type, ts, payload, hash FROM exitflow.events WHERE wf ="
+            " (SELECT id FROM exitflow.workflows WHERE uid = $1) AND seq > $2 AND seq <= $3"
+            " ORDER BY seq",
+            uid, after_seq, _MAX_SEQ if upto_seq is None else upto_seq,
+        )
+        if not rows:
+            await self._require_workflow(uid)
+        return [RawEvent(seq=r[0], type=r[1], ts=r[2], payload=r[3], hash=r[4]) for r in rows]
+
+    async def read(
+        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
+    ) -> list[RecordedEvent]:
+        return [
+            RecordedEvent(
+                seq=r.seq, event=decode_event(self.path, uid, r.seq, r.payload), hash=r.hash
+            )
+            for r in await self.read_raw(uid, after_seq=after_seq, upto_seq=upto_seq)
+        ]
+
+    @staticmethod
+    def _record(row: Sequence[Any]) -> WorkflowRecord:
+        return WorkflowRecord(
+            uid=row[0], name=row[1], created_at=row[2], phase=row[3], finished=bool(row[4]),
+            last_seq=row[5], executor=row[6],
+        )
+
+    async def get_workflow(self, name_or_uid: str) -> WorkflowRecord:
+        rows = await self._fetch(
+            f"SELECT {_WORKFLOW_COLUMNS} FROM exitflow.workflows WHERE uid = $1 OR name = $1"
+            " ORDER BY uid = $1 DESC LIMIT 1",
+            name_or_uid,
+        )
+        if not rows:
+            raise WorkflowNotFoundError(f"no workflow named {name_or_uid!r}")
+        return self._record(rows[0])
+
+    async def list_workflows(self, *, unfinished_only: bool = False) -> list[WorkflowRecord]:
+        where = " WHERE NOT finished" if unfinished_only else ""
+        rows = await self._fetch(
+            f"SELECT {_WORKFLOW_COLUMNS} FROM exitflow.workflows{where} ORDER BY id"
+        )
+        return [self._record(r) for r in rows]
+
+    async def read_logs(self, uid: str, node_id: str | None = None) -> list[LogRecord]:
+        sql = (
+            "SELECT node_id, attempt, stream, data FROM exitflow.logs"
+            " WHERE wf = (SELECT id FROM exitflow.workflows WHERE uid = $1)"
+        )
+        params: list[Any] = [uid]
+        if node_id is not None:
+            sql += " AND node_id = $2"
+            params.append(node_id)
+        rows = await self._fetch(sql + " ORDER BY id", *params)
+        if not rows:
+            await self._require_workflow(uid)
+        return [LogRecord(node_id=r[0], attempt=r[1], stream=r[2], data=r[3]) for r in rows]
+
+    async def events_since(self, gseq: int, *, limit: int = 10_000) -> list[GlobalEvent]:
+        rows = await self._fetch(
+            "SELECT e.gseq, w.uid, e.seq, e.payload, e.hash FROM exitflow.events e"
+            " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
+            " ORDER BY e.gseq LIMIT $2",
+            gseq, limit,
+        )
+        out = []
+        for g, uid, seq, payload, hash_ in rows:
+            if uid is None:
+                raise CorruptLogError(f"{self.path}: event gseq {g} has no workflow row")
+            out.append(GlobalEvent(
+                gseq=g, uid=uid, seq=seq, event=decode_event(self.path, uid, seq, payload),
+                hash=hash_,
+            ))
+        return out
+
+    async def iter_events_bulk(self, *, chunk_size: int = 10_000) -> AsyncIterator[GlobalEvent]:
+        after = 0
+        while True:
+            chunk = await self.events_since(after, limit=chunk_size)
+            for event in chunk:
+                yield event
+            if len(chunk) < chunk_size:
+                return
+            after = chunk[-1].gseq
+
+    async def iter_event_chunks(
+        self, *, chunk_size: int = 20_000
+    ) -> AsyncIterator[list[tuple[str, AnyEvent]]]:
+        after = 0
+        while True:
+            rows = await self._fetch(
+                "SELECT e.gseq, w.uid, e.seq, e.payload FROM exitflow.events e"
+                " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
+                " ORDER BY e.gseq LIMIT $2",
+                after, chunk_size,
+            )
+            out = decode_events_fast(self.path, rows)
+            missing = [r[0] for r in rows if r[1] is None]
+            if missing:
+                raise CorruptLogError(f"{self.path}: event gseq {missing[0]} has no workflow row")
+            yield out
+            if len(rows) < chunk_size:
+                return
+            after = rows[-1][0]
+
+    async def last_gseq(self) -> int:
+        rows = await self._fetch("SELECT COALESCE(MAX(gseq), 0) FROM exitflow.events")
+        return int(rows[0][0])
+
+    async def change_token(self) -> int:
+        """Grows whenever anyone commits events or a command (both only ever grow)."""
+        rows = await self._fetch(
+            "SELECT (SELECT last_gseq FROM exitflow.global_chain WHERE id = 1)"
+            " + (SELECT COALESCE(MAX(id), 0) FROM exitflow.commands)"
+            " + (SELECT COUNT(*) FROM exitflow.commands WHERE taken_by_generation IS NULL)"
+        )
+        return int(rows[0][0])
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def global_head(self) -> tuple[int, str]:
+        rows = await self._fetch("SELECT last_gseq, head FROM exitflow.global_chain WHERE id = 1")
+        if not rows:
+            raise CorruptLogError(f"{self.path}: damaged event log (no global chain head)")
+        return int(rows[0][0]), str(rows[0][1])
+
+    async def workflow_heads(self) -> list[ChainHead]:
+        rows = await self._fetch(
+            f"SELECT {_WORKFLOW_COLUMNS}, head_hash,"
+            " (SELECT ts FROM exitflow.events e WHERE e.wf = w.id AND e.seq = w.last_seq)"
+            " FROM exitflow.workflows w ORDER BY id"
+        )
+        return [ChainHead(record=self._record(r), head_hash=r[7], last_ts=r[8]) for r in rows]
+
+    async def read_links(self, *, after_gseq: int = 0, limit: int = 10_000) -> list[ChainLink]:
+        rows = await self._fetch(
+            "SELECT e.gseq, w.uid, e.seq, e.type, e.hash, e.ghash FROM exitflow.events e"
+            " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
+            " ORDER BY e.gseq LIMIT $2",
+            after_gseq, limit,
+        )
+        return [
+            ChainLink(gseq=r[0], uid=r[1], seq=r[2], type=r[3], hash=r[4], ghash=r[5]) for r in rows
+        ]
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        rows = await self._fetch(
+            "SELECT id, created_at, body, prev_hash, hash FROM exitflow.checkpoints ORDER BY id"
+        )
+        return [
+            Checkpoint(id=r[0], created_at=r[1], body=r[2], prev_hash=r[3], hash=r[4]) for r in rows
+        ]
+
+    async def _exclusive(self, fn: Any) -> Any:
+        """Run `fn(conn)` in its own transaction on a pooled connection, after the global chain
+        row is locked (so it is ordered with every append)."""
+        self._check_open()
+        if self._writer is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT 1 FROM exitflow.global_chain WHERE id = 1 FOR UPDATE")
+                return await fn(conn)
+        except ExitflowError:
+            raise
+        except DRIVER_ERRORS as e:
+            raise translate_error(self.url, e) from e
+
+    async def prune(self, uids: Sequence[str]) -> Checkpoint:
+        """Remove finished workflows and record a checkpoint (as `SqliteStore.prune`)."""
+        wanted = list(dict.fromkeys(uids))
+
+        async def work(conn: asyncpg.Connection) -> Checkpoint:
+            rows = await conn.fetch(
+                "SELECT id, uid, name, last_seq, head_hash, finished FROM exitflow.workflows"
+                " ORDER BY uid COLLATE \"C\" FOR UPDATE"
+            )
+            by_uid = {r[1]: r for r in rows}
+            for uid in wanted:
+                row = by_uid.get(uid)
+                if row is None:
+                    raise WorkflowNotFoundError(f"no workflow {uid!r}")
+                if not row[5]:
+                    raise InputError(f"workflow {row[2]} is not finished; it cannot be pruned")
+            gone = set(wanted)
+            head = await conn.fetchrow("SELECT last_gseq, head FROM exitflow.global_chain")
+            gseq, ghash = int(head[0]), str(head[1])
+            prev_hash = await conn.fetchval(
+                "SELECT hash FROM exitflow.checkpoints ORDER BY id DESC LIMIT 1"
+            ) or GENESIS_HASH
+            now = time.time()
+            body = Checkpoint.make_body(
+                gseq=gseq, ghash=ghash, created_at=now,
+                heads=[[r[1], r[3], r[4]] for r in rows if r[1] not in gone],
+                pruned=[[r[1], r[2], r[3], r[4]] for r in rows if r[1] in gone],
+            )
+            checkpoint = Checkpoint.seal(created_at=now, body=body, prev_hash=str(prev_hash))
+            ids = [by_uid[u][0] for u in wanted]
+            await conn.execute("DELETE FROM exitflow.events WHERE wf = ANY($1::bigint[])", ids)
+            await conn.execute("DELETE FROM exitflow.logs WHERE wf = ANY($1::bigint[])", ids)
+            await conn.execute("DELETE FROM exitflow.commands WHERE uid = ANY($1::text[])", wanted)
+            await conn.execute("DELETE FROM exitflow.workflows WHERE id = ANY($1::bigint[])", ids)
+            new_id = await conn.fetchval(
+                "INSERT INTO exitflow.checkpoints(created_at, body, prev_hash, hash)"
+                " VALUES ($1, $2, $3, $4) RETURNING id",
+                checkpoint.created_at, checkpoint.body, checkpoint.prev_hash, checkpoint.hash,
+            )
+            return msgspec.structs.replace(checkpoint, id=int(new_id))
+
+        result: Checkpoint = await self._exclusive(work)
+        return result
+
+    async def import_workflow(
+        self,
+        record: WorkflowRecord,
+        head_hash: str,
+        events: Sequence[RawEvent],
+        logs: Sequence[LogRecord],
+    ) -> None:
+        """Insert a verified run exactly as recorded elsewhere (its own chain unchanged; its
+        events join this database's global chain). ConflictError if the uid or name exists."""
+
+        async def work(conn: asyncpg.Connection) -> None:
+            if await conn.fetchval(
+                "SELECT 1 FROM exitflow.workflows WHERE uid = $1 OR name = $2",
+                record.uid, record.name,
+            ):
+                raise ConflictError(
+                    f"{self.path} already has a workflow named {record.name!r} or with uid"
+                    f" {record.uid!r}"
+                )
+            wf = await conn.fetchval(
+                "INSERT INTO exitflow.workflows(uid, name, created_at, phase, finished,"
+                " last_seq, executor, head_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " RETURNING id",
+                record.uid, record.name, record.created_at, record.phase, record.finished,
+                record.last_seq, record.executor, head_hash,
+            )
+            head = await conn.fetchrow("SELECT last_gseq, head FROM exitflow.global_chain")
+            gseq, prev = int(head[0]), bytes.fromhex(head[1])
+            rows = []
+            for e in events:
+                gseq += 1
+                prev = link(prev, bytes.fromhex(e.hash))
+                rows.append((gseq, wf, e.seq, e.type, e.ts, e.payload, e.hash, prev.hex()))
+            await conn.executemany(
+                "INSERT INTO exitflow.events(gseq, wf, seq, type, ts, payload, hash, ghash)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                rows,
+            )
+            await conn.execute(
+                "UPDATE exitflow.global_chain SET last_gseq = $1, head = $2 WHERE id = 1",
+                gseq, prev.hex(),
+            )
+            await conn.executemany(
+                "INSERT INTO exitflow.logs(wf, node_id, attempt, stream, data)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                [(wf, r.node_id, r.attempt, r.stream, r.data) for r in logs],
+            )
+
+        await self._exclusive(work)

@@ -19,7 +19,7 @@ from .faults import crash_hook_from_env
 from .spec import Workflow, effective_parameters, generate_name, load_text, validate
 from .state.fold import fold
 from .state.view import WorkflowView
-from .store.locate import AnyStore, is_url
+from .store.locate import AnyStore, log_exists
 from .store.locate import open_store as _open_store
 
 DEFAULT_DB = "exitflow.db"
@@ -40,7 +40,7 @@ async def open_store(
 
 def store_exists(path: str) -> bool:
     """Whether there may be an event log at `path` (a URL: always; ask the server)."""
-    return is_url(path) or os.path.exists(path)
+    return log_exists(path)
 
 
 def check_expression(text: str, path: str) -> None:

@@ -7,7 +7,7 @@ from typing import Protocol
 from ..errors import BundleError, InputError, WorkflowNotFoundError
 from ..events import AnyEvent, decode
 from ..store.base import ChainHead, LogRecord, RawEvent
-from ..store.locate import AnyStore, is_url
+from ..store.locate import AnyStore, check_not_a_url, is_url
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -53,6 +53,7 @@ def sniff(path: str) -> str:
     `postgresql://` URL is a database."""
     if is_url(path):
         return "database"
+    check_not_a_url(path)
     try:
         with open(path, "rb") as f:
             head = f.read(64)

@@ -10,6 +10,7 @@ import uuid
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
+from ..errors import StoreUnavailableError
 from .base import CommitHook
 from .postgres import PostgresStore
 from .postgres_schema import create_database, drop_database, redact
@@ -17,6 +18,7 @@ from .sqlite import SqliteStore
 
 __all__ = [
     "AnyStore",
+    "check_not_a_url",
     "describe",
     "discard_log",
     "is_url",
@@ -36,6 +38,20 @@ def is_url(db: str) -> bool:
     return db.lower().startswith(_SCHEMES)
 
 
+#: Something that is meant as a URL (`scheme:/...`), not a file name.
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def check_not_a_url(db: str) -> None:
+    """A `--db` value that looks like a URL but is not `postgresql://...` is a typo, not a file
+    name to create: StoreUnavailableError naming it (without its password)."""
+    if _URL_LIKE.match(db):
+        raise StoreUnavailableError(
+            f"{redact(db)}: not a database URL Exitflow knows (use postgresql://user@host:port/db"
+            " or a file path)"
+        )
+
+
 def describe(db: str) -> str:
     """How messages name `db` (a URL loses its password)."""
     return redact(db) if is_url(db) else db
@@ -47,12 +63,16 @@ async def open_store(
     """Open the store `db` names (creating or migrating its schema unless read_only)."""
     if is_url(db):
         return await PostgresStore.open(db, hooks=hooks, read_only=read_only)
+    check_not_a_url(db)
     return await SqliteStore.open(db, hooks=hooks, read_only=read_only)
 
 
 def log_exists(db: str) -> bool:
     """Whether there may be an event log at `db` (a URL: always; the server is asked later)."""
-    return is_url(db) or os.path.exists(db)
+    if is_url(db):
+        return True
+    check_not_a_url(db)
+    return os.path.exists(db)
 
 
 async def scratch_log(base: str | None, directory: str, tag: str) -> str:

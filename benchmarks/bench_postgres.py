@@ -27,6 +27,7 @@ import asyncpg
 
 from engine.events import NodeStarted, encode
 from engine.store.postgres import PostgresStore
+from engine.store.postgres_schema import drop_database
 
 from .bench_workflows import run_workflows
 from .common import Figure, Sizes, ratio_values, submissions
@@ -57,11 +58,8 @@ async def _fresh_database(server: str) -> str:
 
 
 async def _drop_database(server: str, url: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {urlsplit(url).path.strip('/')} WITH (FORCE)")
-    finally:
-        await conn.close()
+    del server
+    await drop_database(url)
 
 
 async def _setup(url: str, n_workflows: int) -> list[str]:

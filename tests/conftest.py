@@ -139,4 +139,6 @@ def pg_db(pg_url: str) -> Iterator[str]:
 
     anyio.run(admin, f"CREATE DATABASE {name}")
     yield url
-    anyio.run(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    from engine.store.postgres_schema import drop_database
+
+    anyio.run(drop_database, url)

@@ -76,6 +76,47 @@ _CLOSE_FLUSH_S: Final = 60.0
 _MAX_SEQ: Final = 2**62
 _WORKFLOW_COLUMNS: Final = "uid, name, created_at, phase, finished, last_seq, executor"
 
+#: The writer's locking read: generation (FOR SHARE: a takeover waits for us, then fences us),
+#: global chain head (FOR UPDATE: one writer at a time extends it), and the heads of the
+#: workflows named in $1 (FOR UPDATE, in id order: no deadlock between writers).
+_LOCK_READ: Final = (
+    "WITH h AS (SELECT uid, id, last_seq, head_hash FROM exitflow.workflows"
+    " WHERE uid = ANY($1::text[]) ORDER BY id FOR UPDATE)"
+    " SELECT c.generation, g.last_gseq, g.head, h.uid, h.id, h.last_seq, h.head_hash"
+    " FROM (SELECT last_gseq, head FROM exitflow.global_chain WHERE id = 1 FOR UPDATE) g"
+    " CROSS JOIN (SELECT generation FROM exitflow.controller WHERE id = 1 FOR SHARE) c"
+    " LEFT JOIN h ON TRUE"
+)
+_INSERT_WORKFLOWS: Final = (
+    "INSERT INTO exitflow.workflows(uid, name, created_at, phase, finished, last_seq,"
+    f" executor, head_hash) SELECT u.uid, u.name, u.ts, '{PENDING}', FALSE, 1, u.ex, u.h"
+    " FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[])"
+    " WITH ORDINALITY AS u(uid, name, ts, ex, h, n) ORDER BY u.n RETURNING uid, id"
+)
+#: Every row of a batch in one statement (data-modifying CTEs share one snapshot and touch
+#: disjoint rows): events, the global chain head ($9 NULL: unchanged), workflow heads and
+#: index (phase only from `index_after`), logs, commands.
+_WRITE_ALL: Final = (
+    "WITH e AS (INSERT INTO exitflow.events(gseq, wf, seq, type, ts, payload, hash, ghash)"
+    " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],"
+    " $5::float8[], $6::bytea[], $7::text[], $8::text[])),"
+    " g AS (UPDATE exitflow.global_chain SET last_gseq = $9, head = $10"
+    " WHERE id = 1 AND $9::bigint IS NOT NULL),"
+    " w AS (UPDATE exitflow.workflows w SET last_seq = u.last_seq, head_hash = u.head,"
+    " phase = COALESCE(u.phase, w.phase), finished = w.finished OR u.finished"
+    " FROM unnest($11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::bool[])"
+    " AS u(id, last_seq, head, phase, finished) WHERE w.id = u.id),"
+    " l AS (INSERT INTO exitflow.logs(wf, node_id, attempt, stream, data)"
+    " SELECT * FROM unnest($16::bigint[], $17::text[], $18::int[], $19::text[], $20::bytea[])),"
+    " c AS (INSERT INTO exitflow.commands(uid, command, created_at)"
+    " SELECT * FROM unnest($21::text[], $22::text[], $23::float8[]))"
+    " SELECT 1"
+)
+_TAKE_COMMANDS: Final = (
+    "UPDATE exitflow.commands SET taken_by_generation = $1"
+    " WHERE taken_by_generation IS NULL RETURNING id, uid, command"
+)
+
 
 class _Request:
     __slots__ = ("future",)
@@ -361,32 +402,16 @@ class PostgresStore:
                 _resolve(request.future, error3)
 
     async def _transaction(self, requests: list[_Request]) -> None:
+        """Write requests in one transaction: BEGIN, one locking read (generation, global
+        chain head, the touched workflows' heads), one insert of new workflows, one statement
+        writing every row (events, chain head, workflow heads, logs, commands), COMMIT."""
         conn = self._writer
         assert conn is not None
         outcomes: list[tuple[_Request, object]] = []
         tx = conn.transaction()
         await tx.start()
         try:
-            if any(r.fenced for r in requests):
-                current = await conn.fetchval(
-                    "SELECT generation FROM exitflow.controller WHERE id = 1 FOR SHARE"
-                )
-                if self._generation is None or current != self._generation:
-                    fenced = FencedError(
-                        f"{self.path}: controller generation {self._generation} was replaced by"
-                        f" {current}; this controller may not append"
-                    )
-                    outcomes.extend((r, fenced) for r in requests if r.fenced)
-                    requests = [r for r in requests if not r.fenced]
-            n_events = await self._write_rows(conn, requests, outcomes)
-            for request in requests:
-                if isinstance(request, _TakeCommands):
-                    taken = await conn.fetch(
-                        "UPDATE exitflow.commands SET taken_by_generation = $1"
-                        " WHERE taken_by_generation IS NULL RETURNING id, uid, command",
-                        self._generation,
-                    )
-                    outcomes.append((request, sorted((r[0], r[1], r[2]) for r in taken)))
+            n_events = await self._write_batch(conn, requests, outcomes)
             if self._hooks is not None:
                 self._hooks.before_commit(n_events)
         except BaseException as e:
@@ -401,7 +426,7 @@ class PostgresStore:
         for request, outcome in outcomes:
             _resolve(request.future, outcome)
 
-    async def _write_rows(
+    async def _write_batch(
         self,
         conn: asyncpg.Connection,
         requests: list[_Request],
@@ -410,54 +435,55 @@ class PostgresStore:
         creates = [r for r in requests if isinstance(r, _Create)]
         appends = [r for r in requests if isinstance(r, _Append)]
         commands = [r for r in requests if isinstance(r, _AddCommand)]
-        if not (creates or appends or commands):
-            return 0
-        n_events = 0
-        gseq = 0
-        ghead = GENESIS_RAW
-        if creates or appends:
-            row = await conn.fetchrow(
-                "SELECT last_gseq, head FROM exitflow.global_chain WHERE id = 1 FOR UPDATE"
-            )
-            gseq, ghead = int(row[0]), bytes.fromhex(row[1])
-        gseq_before = gseq
-        # Heads of every workflow these requests touch, locked for this transaction.
+        takes = [r for r in requests if isinstance(r, _TakeCommands)]
         uids = sorted({r.uid for r in appends} | {r.uid for r in commands})
+        # One locking read: the generation (fencing), the global chain head (gseq order is
+        # commit order), and the heads of the workflows appended to.
+        rows = await conn.fetch(_LOCK_READ, uids)
+        generation, gseq, ghead_hex = rows[0][0], int(rows[0][1]), rows[0][2]
+        ghead = bytes.fromhex(ghead_hex)
         heads: dict[str, list[Any]] = {}
-        if uids:
-            for r in await conn.fetch(
-                "SELECT uid, id, last_seq, head_hash FROM exitflow.workflows"
-                " WHERE uid = ANY($1::text[]) ORDER BY id FOR UPDATE",
-                uids,
-            ):
-                heads[r[0]] = [r[1], r[2], bytes.fromhex(r[3]), None, False, r[2]]
-        ev_cols: list[list[Any]] = [[] for _ in range(8)]
+        for r in rows:
+            if r[3] is not None:
+                heads[r[3]] = [r[4], r[5], bytes.fromhex(r[6]), None, False]
+        if (appends or takes) and (self._generation is None or generation != self._generation):
+            fenced = FencedError(
+                f"{self.path}: controller generation {self._generation} was replaced by"
+                f" {generation}; this controller may not append"
+            )
+            outcomes.extend((r, fenced) for r in (*appends, *takes))
+            appends, takes = [], []
+        gseq_before = gseq
+        n_events = 0
+        ev: list[list[Any]] = [[] for _ in range(8)]
 
         def add_event(wf: int, seq: int, type_: str, ts: float, payload: bytes, h: bytes) -> None:
             nonlocal gseq, ghead
             gseq += 1
             ghead = link(ghead, h)
-            for col, value in zip(
-                ev_cols, (gseq, wf, seq, type_, ts, payload, h.hex(), ghead.hex()), strict=True
-            ):
+            values = (gseq, wf, seq, type_, ts, payload, h.hex(), ghead.hex())
+            for col, value in zip(ev, values, strict=True):
                 col.append(value)
 
-        for create in creates:
-            s = create.submitted
-            digest = link(GENESIS_RAW, create.payload)
-            wf = await conn.fetchval(
-                "INSERT INTO exitflow.workflows(uid, name, created_at, phase, finished,"
-                " last_seq, executor, head_hash) VALUES ($1, $2, $3, $4, FALSE, 1, $5, $6)"
-                " RETURNING id",
-                s.uid, s.name, s.ts, PENDING, s.executor, digest.hex(),
-            )
-            add_event(int(wf), 1, event_type(s), s.ts, create.payload, digest)
-            heads[s.uid] = [int(wf), 1, digest, None, False, 1]
-            n_events += 1
-            outcomes.append((create, None))
+        if creates:
+            digests = [link(GENESIS_RAW, c.payload) for c in creates]
+            subs = [c.submitted for c in creates]
+            ids = {
+                r[0]: int(r[1])
+                for r in await conn.fetch(
+                    _INSERT_WORKFLOWS,
+                    [s.uid for s in subs], [s.name for s in subs], [s.ts for s in subs],
+                    [s.executor for s in subs], [d.hex() for d in digests],
+                )
+            }
+            for create, s, digest in zip(creates, subs, digests, strict=True):
+                add_event(ids[s.uid], 1, event_type(s), s.ts, create.payload, digest)
+                heads[s.uid] = [ids[s.uid], 1, digest, None, False]
+                n_events += 1
+                outcomes.append((create, None))
 
-        log_cols: list[list[Any]] = [[] for _ in range(5)]
-        touched: set[str] = set()
+        lg: list[list[Any]] = [[] for _ in range(5)]
+        touched: dict[str, list[Any]] = {}
         for append in appends:
             head = heads.get(append.uid)
             if head is None:
@@ -465,10 +491,11 @@ class PostgresStore:
                 continue
             wf, last_seq, prev = head[0], head[1], head[2]
             if append.first_seq != last_seq + 1:
-                outcomes.append((append, ConflictError(
+                conflict = ConflictError(
                     f"workflow {append.uid}: append at seq {append.first_seq}, but its last seq"
                     f" is {last_seq}"
-                )))
+                )
+                outcomes.append((append, conflict))
                 continue
             seq = append.first_seq
             for type_, ts, payload in append.rows:
@@ -480,55 +507,37 @@ class PostgresStore:
                 head[3] = append.phase
             head[4] = head[4] or append.finished
             for rec in append.logs:
-                for col, value in zip(
-                    log_cols, (wf, rec.node_id, rec.attempt, rec.stream, rec.data), strict=True
-                ):
+                values = (wf, rec.node_id, rec.attempt, rec.stream, rec.data)
+                for col, value in zip(lg, values, strict=True):
                     col.append(value)
             n_events += len(append.rows)
-            touched.add(append.uid)
+            touched[append.uid] = head
             outcomes.append((append, None))
 
-        if ev_cols[0]:
-            await conn.execute(
-                "INSERT INTO exitflow.events(gseq, wf, seq, type, ts, payload, hash, ghash)"
-                " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],"
-                " $5::float8[], $6::bytea[], $7::text[], $8::text[])",
-                *ev_cols,
-            )
-        if gseq != gseq_before:
-            await conn.execute(
-                "UPDATE exitflow.global_chain SET last_gseq = $1, head = $2 WHERE id = 1",
-                gseq, ghead.hex(),
-            )
-        if touched:
-            rows = [heads[u] for u in sorted(touched)]
-            await conn.execute(
-                "UPDATE exitflow.workflows w SET last_seq = u.last_seq, head_hash = u.head,"
-                " phase = COALESCE(u.phase, w.phase), finished = w.finished OR u.finished"
-                " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bool[])"
-                " AS u(id, last_seq, head, phase, finished) WHERE w.id = u.id",
-                [h[0] for h in rows], [h[1] for h in rows], [h[2].hex() for h in rows],
-                [h[3] for h in rows], [h[4] for h in rows],
-            )
-        if log_cols[0]:
-            await conn.execute(
-                "INSERT INTO exitflow.logs(wf, node_id, attempt, stream, data)"
-                " SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[],"
-                " $5::bytea[])",
-                *log_cols,
-            )
-        command_rows = []
+        cmd: list[list[Any]] = [[], [], []]
         for command in commands:
             if command.uid not in heads:
                 outcomes.append((command, WorkflowNotFoundError(f"no workflow {command.uid!r}")))
                 continue
-            command_rows.append((command.uid, command.command, command.created_at))
+            cmd[0].append(command.uid)
+            cmd[1].append(command.command)
+            cmd[2].append(command.created_at)
             outcomes.append((command, None))
-        if command_rows:
-            await conn.executemany(
-                "INSERT INTO exitflow.commands(uid, command, created_at) VALUES ($1, $2, $3)",
-                command_rows,
+
+        if ev[0] or lg[0] or cmd[0] or touched:
+            hs = list(touched.values())
+            await conn.execute(
+                _WRITE_ALL,
+                *ev,
+                gseq if gseq != gseq_before else None, ghead.hex(),
+                [h[0] for h in hs], [h[1] for h in hs], [h[2].hex() for h in hs],
+                [h[3] for h in hs], [h[4] for h in hs],
+                *lg,
+                *cmd,
             )
+        for take in takes:
+            taken = await conn.fetch(_TAKE_COMMANDS, self._generation)
+            outcomes.append((take, sorted((r[0], r[1], r[2]) for r in taken)))
         return n_events
 
     # -- reading ----------------------------------------------------------------------------

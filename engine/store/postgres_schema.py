@@ -7,6 +7,7 @@ database whose `exitflow` schema was not made by us is refused, never modified.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -269,6 +270,14 @@ async def drop_database(url: str) -> None:
     conn = await connect(with_database(url, "postgres"))
     try:
         with translated(url):
+            # Without FORCE first: our sessions are closed, and FORCE would also need the right
+            # to end sessions of other roles (an autovacuum worker, for one).
+            for _ in range(50):
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    return
+                except asyncpg.ObjectInUseError:
+                    await asyncio.sleep(0.1)
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         with contextlib.suppress(*DRIVER_ERRORS):

@@ -393,3 +393,15 @@ async def test_import_keeps_the_run_chain_byte_for_byte(store: AnyStore, tmp_pat
     assert (await store.get_workflow(s.uid)) == heads[0].record
     with pytest.raises(ConflictError):
         await store.import_workflow(heads[0].record, heads[0].head_hash, raw, logs)
+
+
+async def test_create_append_and_command_in_one_batch(store: AnyStore) -> None:
+    """Requests queued together (one group commit) see each other's effects in order."""
+    s = submitted()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(store.create_workflow, s)
+        await anyio.sleep(0)
+        tg.start_soon(store.append, s.uid, 2, [started(1)])
+        tg.start_soon(store.add_command, s.uid, "Stop")
+    assert [r.seq for r in await store.read(s.uid)] == [1, 2]
+    assert [c for _i, _u, c in await store.take_commands()] == ["Stop"]

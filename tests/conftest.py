@@ -124,21 +124,9 @@ def pg_db(pg_url: str) -> Iterator[str]:
     import uuid
 
     import anyio
-    import asyncpg
 
-    name = "exitflow_t_" + uuid.uuid4().hex[:12]
-    parsed = urlparse(pg_url)
-    url = parsed._replace(path="/" + name).geturl()
+    from engine.store.postgres_schema import create_database, drop_database
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(pg_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    anyio.run(admin, f"CREATE DATABASE {name}")
+    url = anyio.run(create_database, pg_url, "exitflow_t_" + uuid.uuid4().hex[:12])
     yield url
-    from engine.store.postgres_schema import drop_database
-
     anyio.run(drop_database, url)

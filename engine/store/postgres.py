@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -34,28 +34,24 @@ import msgspec
 from ..errors import (
     ConflictError,
     ControllerBusyError,
-    CorruptLogError,
     ExitflowError,
     FencedError,
     InputError,
     StoreError,
     WorkflowNotFoundError,
 )
-from ..events import PENDING, AnyEvent, Event, WorkflowSubmitted, encode, event_type
+from ..events import PENDING, Event, WorkflowSubmitted, encode, event_type
 from ..state.fold import index_after
 from .base import (
     GENESIS_HASH,
-    ChainHead,
-    ChainLink,
     Checkpoint,
     CommitHook,
-    GlobalEvent,
     LogRecord,
     RawEvent,
-    RecordedEvent,
     WorkflowRecord,
 )
-from .codec import GENESIS_RAW, decode_event, decode_events_fast, encode_rows, link
+from .codec import GENESIS_RAW, encode_rows, link
+from .postgres_reader import PostgresReadSide
 from .postgres_schema import (
     CONTROLLER_LOCK,
     DRIVER_ERRORS,
@@ -73,8 +69,6 @@ log = logging.getLogger(__name__)
 
 _LOCK_POLL_S: Final = 0.2
 _CLOSE_FLUSH_S: Final = 60.0
-_MAX_SEQ: Final = 2**62
-_WORKFLOW_COLUMNS: Final = "uid, name, created_at, phase, finished, last_seq, executor"
 
 #: The writer's locking read: generation (FOR SHARE: a takeover waits for us, then fences us),
 #: global chain head (FOR UPDATE: one writer at a time extends it), and the heads of the
@@ -179,7 +173,7 @@ def _resolve(future: asyncio.Future[Any], outcome: object) -> None:
         future.set_result(outcome)
 
 
-class PostgresStore:
+class PostgresStore(PostgresReadSide):
     """An `EventStore` in a PostgreSQL database. Open with `await PostgresStore.open(url)`."""
 
     def __init__(
@@ -539,174 +533,6 @@ class PostgresStore:
             taken = await conn.fetch(_TAKE_COMMANDS, self._generation)
             outcomes.append((take, sorted((r[0], r[1], r[2]) for r in taken)))
         return n_events
-
-    # -- reading ----------------------------------------------------------------------------
-
-    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
-        self._check_open()
-        with translated(self.url):
-            async with self._pool.acquire() as conn:
-                return list(await conn.fetch(sql, *params))
-
-    async def _require_workflow(self, uid: str) -> None:
-        if not await self._fetch("SELECT 1 FROM exitflow.workflows WHERE uid = $1", uid):
-            raise WorkflowNotFoundError(f"no workflow {uid!r}")
-
-    async def read_raw(
-        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
-    ) -> list[RawEvent]:
-        rows = await self._fetch(
-            "SELECT seq, type, ts, payload, hash FROM exitflow.events WHERE wf ="
-            " (SELECT id FROM exitflow.workflows WHERE uid = $1) AND seq > $2 AND seq <= $3"
-            " ORDER BY seq",
-            uid, after_seq, _MAX_SEQ if upto_seq is None else upto_seq,
-        )
-        if not rows:
-            await self._require_workflow(uid)
-        return [RawEvent(seq=r[0], type=r[1], ts=r[2], payload=r[3], hash=r[4]) for r in rows]
-
-    async def read(
-        self, uid: str, *, after_seq: int = 0, upto_seq: int | None = None
-    ) -> list[RecordedEvent]:
-        return [
-            RecordedEvent(
-                seq=r.seq, event=decode_event(self.path, uid, r.seq, r.payload), hash=r.hash
-            )
-            for r in await self.read_raw(uid, after_seq=after_seq, upto_seq=upto_seq)
-        ]
-
-    @staticmethod
-    def _record(row: Sequence[Any]) -> WorkflowRecord:
-        return WorkflowRecord(
-            uid=row[0], name=row[1], created_at=row[2], phase=row[3], finished=bool(row[4]),
-            last_seq=row[5], executor=row[6],
-        )
-
-    async def get_workflow(self, name_or_uid: str) -> WorkflowRecord:
-        rows = await self._fetch(
-            f"SELECT {_WORKFLOW_COLUMNS} FROM exitflow.workflows WHERE uid = $1 OR name = $1"
-            " ORDER BY uid = $1 DESC LIMIT 1",
-            name_or_uid,
-        )
-        if not rows:
-            raise WorkflowNotFoundError(f"no workflow named {name_or_uid!r}")
-        return self._record(rows[0])
-
-    async def list_workflows(self, *, unfinished_only: bool = False) -> list[WorkflowRecord]:
-        where = " WHERE NOT finished" if unfinished_only else ""
-        rows = await self._fetch(
-            f"SELECT {_WORKFLOW_COLUMNS} FROM exitflow.workflows{where} ORDER BY id"
-        )
-        return [self._record(r) for r in rows]
-
-    async def read_logs(self, uid: str, node_id: str | None = None) -> list[LogRecord]:
-        sql = (
-            "SELECT node_id, attempt, stream, data FROM exitflow.logs"
-            " WHERE wf = (SELECT id FROM exitflow.workflows WHERE uid = $1)"
-        )
-        params: list[Any] = [uid]
-        if node_id is not None:
-            sql += " AND node_id = $2"
-            params.append(node_id)
-        rows = await self._fetch(sql + " ORDER BY id", *params)
-        if not rows:
-            await self._require_workflow(uid)
-        return [LogRecord(node_id=r[0], attempt=r[1], stream=r[2], data=r[3]) for r in rows]
-
-    async def events_since(self, gseq: int, *, limit: int = 10_000) -> list[GlobalEvent]:
-        rows = await self._fetch(
-            "SELECT e.gseq, w.uid, e.seq, e.payload, e.hash FROM exitflow.events e"
-            " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
-            " ORDER BY e.gseq LIMIT $2",
-            gseq, limit,
-        )
-        out = []
-        for g, uid, seq, payload, hash_ in rows:
-            if uid is None:
-                raise CorruptLogError(f"{self.path}: event gseq {g} has no workflow row")
-            out.append(GlobalEvent(
-                gseq=g, uid=uid, seq=seq, event=decode_event(self.path, uid, seq, payload),
-                hash=hash_,
-            ))
-        return out
-
-    async def iter_events_bulk(self, *, chunk_size: int = 10_000) -> AsyncIterator[GlobalEvent]:
-        after = 0
-        while True:
-            chunk = await self.events_since(after, limit=chunk_size)
-            for event in chunk:
-                yield event
-            if len(chunk) < chunk_size:
-                return
-            after = chunk[-1].gseq
-
-    async def iter_event_chunks(
-        self, *, chunk_size: int = 20_000
-    ) -> AsyncIterator[list[tuple[str, AnyEvent]]]:
-        after = 0
-        while True:
-            rows = await self._fetch(
-                "SELECT e.gseq, w.uid, e.seq, e.payload FROM exitflow.events e"
-                " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
-                " ORDER BY e.gseq LIMIT $2",
-                after, chunk_size,
-            )
-            out = decode_events_fast(self.path, rows)
-            missing = [r[0] for r in rows if r[1] is None]
-            if missing:
-                raise CorruptLogError(f"{self.path}: event gseq {missing[0]} has no workflow row")
-            yield out
-            if len(rows) < chunk_size:
-                return
-            after = rows[-1][0]
-
-    async def last_gseq(self) -> int:
-        rows = await self._fetch("SELECT COALESCE(MAX(gseq), 0) FROM exitflow.events")
-        return int(rows[0][0])
-
-    async def change_token(self) -> int:
-        """Grows whenever anyone commits events or a command (both only ever grow)."""
-        rows = await self._fetch(
-            "SELECT (SELECT last_gseq FROM exitflow.global_chain WHERE id = 1)"
-            " + (SELECT COALESCE(MAX(id), 0) FROM exitflow.commands)"
-            " + (SELECT COUNT(*) FROM exitflow.commands WHERE taken_by_generation IS NULL)"
-        )
-        return int(rows[0][0])
-
-    # -- audit --------------------------------------------------------------------------------
-
-    async def global_head(self) -> tuple[int, str]:
-        rows = await self._fetch("SELECT last_gseq, head FROM exitflow.global_chain WHERE id = 1")
-        if not rows:
-            raise CorruptLogError(f"{self.path}: damaged event log (no global chain head)")
-        return int(rows[0][0]), str(rows[0][1])
-
-    async def workflow_heads(self) -> list[ChainHead]:
-        rows = await self._fetch(
-            f"SELECT {_WORKFLOW_COLUMNS}, head_hash,"
-            " (SELECT ts FROM exitflow.events e WHERE e.wf = w.id AND e.seq = w.last_seq)"
-            " FROM exitflow.workflows w ORDER BY id"
-        )
-        return [ChainHead(record=self._record(r), head_hash=r[7], last_ts=r[8]) for r in rows]
-
-    async def read_links(self, *, after_gseq: int = 0, limit: int = 10_000) -> list[ChainLink]:
-        rows = await self._fetch(
-            "SELECT e.gseq, w.uid, e.seq, e.type, e.hash, e.ghash FROM exitflow.events e"
-            " LEFT JOIN exitflow.workflows w ON w.id = e.wf WHERE e.gseq > $1"
-            " ORDER BY e.gseq LIMIT $2",
-            after_gseq, limit,
-        )
-        return [
-            ChainLink(gseq=r[0], uid=r[1], seq=r[2], type=r[3], hash=r[4], ghash=r[5]) for r in rows
-        ]
-
-    async def checkpoints(self) -> list[Checkpoint]:
-        rows = await self._fetch(
-            "SELECT id, created_at, body, prev_hash, hash FROM exitflow.checkpoints ORDER BY id"
-        )
-        return [
-            Checkpoint(id=r[0], created_at=r[1], body=r[2], prev_hash=r[3], hash=r[4]) for r in rows
-        ]
 
     async def _exclusive(self, fn: Any) -> Any:
         """Run `fn(conn)` in its own transaction on a pooled connection, after the global chain

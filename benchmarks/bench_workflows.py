@@ -19,6 +19,7 @@ import anyio
 from engine.controller.controller import Controller
 from engine.controller.pool import ExecutorPool
 from engine.store import SqliteStore
+from engine.store.locate import open_store
 
 from .common import ROOT, Figure, Sizes, add_finished, ratio_values, submissions, template_run
 from .workloads import sequential_yaml
@@ -29,7 +30,7 @@ async def run_workflows(
 ) -> float:
     """Workflows per second, from the first submission to the last final phase."""
     subs = submissions(sequential_yaml(command), total, executor=executor, prefix=executor)
-    store = await SqliteStore.open(path)
+    store = await open_store(path)  # a SQLite file or a postgresql:// URL
     pool = ExecutorPool(executor)
     try:
         await store.acquire_controller()

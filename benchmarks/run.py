@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import bench_append, bench_process, bench_replay, bench_workflows
+from . import bench_append, bench_postgres, bench_process, bench_replay, bench_workflows
 from .common import FULL, QUICK, SIZES, Figure, Sizes
 
 Bench = Callable[[Sizes, str], Any]
@@ -38,6 +38,7 @@ BENCHES: dict[str, Bench] = {
     "rss": bench_process.rss,
     "crashtest": bench_process.crashtest,
     "growth": bench_workflows.growth,
+    "postgres": bench_postgres.run,
 }
 
 

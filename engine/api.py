@@ -15,6 +15,7 @@ from . import __version__
 from .errors import InputError, ReadOnlyStoreError, SpecError
 from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
+from .faults import crash_hook_from_env
 from .spec import (
     Workflow,
     effective_parameters,
@@ -25,8 +26,9 @@ from .spec import (
 )
 from .state.fold import fold
 from .state.view import WorkflowView
-from .store import SqliteStore, crash_point_from_env
 from .store.files import writable
+from .store.locate import AnyStore, is_url, log_exists
+from .store.locate import open_store as _open_store
 
 DEFAULT_DB = "exitflow.db"
 EXECUTOR_ANNOTATION = "exitflow.io/executor"
@@ -39,22 +41,28 @@ def default_db() -> str:
 
 async def open_store(
     path: str, *, controller: bool = False, read_only: bool = False
-) -> SqliteStore:
-    """Open the event store; a controller honours EXITFLOW_CRASH_AT (fault injection)."""
-    crash_at = crash_point_from_env() if controller else None
-    return await SqliteStore.open(path, crash_at=crash_at, read_only=read_only)
+) -> AnyStore:
+    """Open the event store `path` names (a SQLite file, or a `postgresql://` URL); a
+    controller honours EXITFLOW_CRASH_AT (fault injection)."""
+    hooks = crash_hook_from_env() if controller else None
+    return await _open_store(path, hooks=hooks, read_only=read_only)
 
 
-async def open_reader(path: str) -> SqliteStore:
+def store_exists(path: str) -> bool:
+    """Whether there may be an event log at `path` (a URL: always; ask the server)."""
+    return log_exists(path)
+
+
+async def open_reader(path: str) -> AnyStore:
     """Open the event store for a read command: read-only, so an archived copy, a read-only
-    directory or another user's file can be audited; a log that first needs a migration is
-    opened read-write (which migrates it) when it can be."""
+    directory or another user's file can be audited; a SQLite log that first needs a migration
+    is opened read-write (which migrates it) when it can be."""
     try:
-        return await SqliteStore.open(path, read_only=True)
+        return await open_store(path, read_only=True)
     except ReadOnlyStoreError:
-        if not writable(path):
+        if is_url(path) or not writable(path):
             raise
-        return await SqliteStore.open(path)
+        return await open_store(path)
 
 
 def check_expression(text: str, path: str) -> None:
@@ -134,7 +142,7 @@ def submission(
 
 
 async def submit(
-    store: SqliteStore,
+    store: AnyStore,
     text: str,
     *,
     source: str,
@@ -162,7 +170,7 @@ def parse_parameters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 async def load_view(
-    store: SqliteStore, name_or_uid: str, *, upto_seq: int | None = None
+    store: AnyStore, name_or_uid: str, *, upto_seq: int | None = None
 ) -> WorkflowView:
     record = await store.get_workflow(name_or_uid)
     records = await store.read(record.uid, upto_seq=upto_seq)

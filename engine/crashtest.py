@@ -56,8 +56,15 @@ from .events import (
 from .state.fold import fold
 from .state.report import workflow_json
 from .state.view import NodeView, WorkflowView
-from .store import SqliteStore
 from .store.base import GENESIS_HASH, RecordedEvent, chain_hash
+from .store.locate import (
+    AnyStore,
+    discard_log,
+    is_url,
+    log_exists,
+    open_store,
+    scratch_log,
+)
 
 __all__ = [
     "BoundaryResult",
@@ -158,7 +165,7 @@ def default_workers() -> int:
 # --- verifying a log ----------------------------------------------------------------------------
 
 
-async def verify_log(store: SqliteStore, uid: str) -> LogCheck:
+async def verify_log(store: AnyStore, uid: str) -> LogCheck:
     """Check one workflow's log replays cleanly (see the module docstring for the checks)."""
     problems: list[str] = []
     raw = await store.read_raw(uid)
@@ -588,6 +595,8 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     simulate_fail: list[str]
     isolation: str
     timeout: float
+    #: A PostgreSQL URL: every run gets a fresh database on that server (else a SQLite file).
+    server: str | None = None
 
 
 def _run_argv(plan: _Plan, db: str) -> list[str]:
@@ -607,9 +616,9 @@ def _recover_argv(plan: _Plan, db: str) -> list[str]:
 
 
 async def _read_outcome(db: str) -> tuple[list[LogCheck], list[RunOutcome]]:
-    if not os.path.exists(db):
+    if not log_exists(db):
         return [], []
-    store = await SqliteStore.open(db, read_only=True)
+    store = await open_store(db, read_only=True)
     try:
         checks, outcomes = [], []
         for record in await store.list_workflows():
@@ -653,7 +662,15 @@ def _reported(text: str) -> list[dict[str, Any]]:
 
 
 def _clean_run(plan: _Plan, workdir: str) -> tuple[RunOutcome, list[str]]:
-    db = os.path.join(workdir, "clean.db")
+    db = anyio.run(scratch_log, plan.server, workdir, "clean")
+    try:
+        return _clean_run_in(plan, workdir, db)
+    finally:
+        if plan.server is not None:  # a file is removed with the work directory
+            anyio.run(discard_log, db)
+
+
+def _clean_run_in(plan: _Plan, workdir: str, db: str) -> tuple[RunOutcome, list[str]]:
     proc = _Proc(_run_argv(plan, db), {"EXITFLOW_CRASH_AT": None}, workdir, "clean",
                  plan.isolation)
     code = proc.wait(plan.timeout)
@@ -670,7 +687,7 @@ def _boundary(plan: _Plan, clean: RunOutcome, count: int, when: str, workdir: st
               keep: bool) -> BoundaryResult:
     started = time.monotonic()
     tag = f"b{count}-{when}"
-    db = os.path.join(workdir, f"{tag}.db")
+    db = anyio.run(scratch_log, plan.server, workdir, tag)
     label = clean.labels[count - 1] if 0 < count <= len(clean.labels) else "(past the end)"
     reasons: list[str] = []
     if when == "kill":
@@ -720,9 +737,7 @@ def _boundary(plan: _Plan, clean: RunOutcome, count: int, when: str, workdir: st
     if reasons and keep:
         kept = db
     elif not keep or not reasons:
-        for suffix in ("", "-wal", "-shm", ".lock"):
-            with contextlib.suppress(OSError):
-                os.unlink(db + suffix)
+        anyio.run(discard_log, db)
     return BoundaryResult(
         boundary=f"kill@{count}" if when == "kill" else f"{count}:{when}",
         count=count,
@@ -740,10 +755,10 @@ def _boundary(plan: _Plan, clean: RunOutcome, count: int, when: str, workdir: st
 
 
 async def _last_seq(db: str) -> int:
-    if not os.path.exists(db):
+    if not log_exists(db):
         return 0
     try:
-        store = await SqliteStore.open(db, read_only=True)
+        store = await open_store(db, read_only=True)
     except ExitflowError:
         return 0
     try:
@@ -756,12 +771,12 @@ async def _last_seq(db: str) -> int:
 async def _kill_when(proc: _Proc, db: str, count: int, timeout: float) -> None:
     """SIGKILL `proc` from outside as soon as the workflow's log has `count` events."""
     deadline = time.monotonic() + timeout
-    store: SqliteStore | None = None
+    store: AnyStore | None = None
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if store is None:
                 with contextlib.suppress(ExitflowError):
-                    store = await SqliteStore.open(db, read_only=True)
+                    store = await open_store(db, read_only=True)
             if store is not None:
                 with contextlib.suppress(ExitflowError):
                     records = await store.list_workflows()
@@ -793,6 +808,7 @@ def run_crashtest(
     workdir: str | None = None,
     on_clean: Callable[[RunOutcome, int], None] | None = None,
     on_result: Callable[[BoundaryResult], None] | None = None,
+    server: str | None = None,
 ) -> CrashtestReport:
     """Run `file` cleanly, then crash it at every event boundary (or the given ones) and recover.
 
@@ -804,6 +820,8 @@ def run_crashtest(
     started = time.monotonic()
     if not os.path.isfile(file):
         raise InputError(f"{file}: no such file")
+    if server is not None and not is_url(server):
+        raise InputError(f"--db {server}: crashtest takes a postgresql:// server URL")
     for w in when:
         if w not in ("after", "before"):
             raise InputError(f"crash point {w!r}: expected after or before")
@@ -814,6 +832,7 @@ def run_crashtest(
         simulate_fail=list(simulate_fail),
         isolation=isolation,
         timeout=timeout,
+        server=server,
     )
     workers = workers or default_workers()
     own_dir = workdir is None

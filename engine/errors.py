@@ -12,6 +12,7 @@
     │   ├── ReadOnlyStoreError     a write asked of a store opened (or only openable) read-only
     │   ├── FencedError            this controller was replaced; it may not append any more (1)
     │   ├── ControllerBusyError    another controller holds the database
+    │   ├── StoreUnavailableError  the database server cannot be reached or refuses us (exit 2)
     │   └── TamperedLogError       the hash chain does not verify (exit 1, like `verify`)
     ├── ExecutorError              running work
     │   ├── ExecutorUnavailableError   e.g. no Docker daemon
@@ -109,6 +110,12 @@ class FencedError(StoreError):
 
 class ControllerBusyError(StoreError):
     """Another controller holds the database."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database server is unreachable, refuses the credentials, or has no such database."""
+
+    exit_code = 2
 
 
 class TamperedLogError(StoreError):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (Python deps, a Docker daemon with a busybox image tagged
-# alpine:latest, Debian's headless Chromium for the UI tests), run the whole suite, stop the
-# Docker daemon this script started.
+# alpine:latest, a PostgreSQL server, Debian's headless Chromium for the UI tests), run the whole
+# suite, stop the Docker daemon and the PostgreSQL server this script started.
 # pytest exit code 5 (no tests collected) is a failure here, never a silent pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +9,24 @@ cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[test]' || exit 1
 
 started_docker=0
+started_pg=0
+cleanup() {
+  if [ "$started_docker" = 1 ]; then bash .ci/stop-docker.sh || true; fi
+  if [ "$started_pg" = 1 ]; then bash .ci/stop-postgres.sh || true; fi
+}
+trap cleanup EXIT
+
 if bash .ci/setup-docker.sh; then
   [ -f "${TMPDIR:-/tmp}/exitflow-docker/started-by-us" ] && started_docker=1
 else
   echo "scripts/test.sh: Docker setup failed" >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+
+if bash .ci/setup-postgres.sh >/dev/null; then
+  [ -f "${TMPDIR:-/tmp}/exitflow-pg/started-by-us" ] && started_pg=1
+else
+  echo "scripts/test.sh: PostgreSQL setup failed" >&2
   if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
 
@@ -24,7 +38,6 @@ fi
 python3 -m pytest "$@"
 rc=$?
 
-if [ "$started_docker" = 1 ]; then bash .ci/stop-docker.sh || true; fi
 if [ "$rc" = 5 ]; then
   echo "scripts/test.sh: pytest collected no tests: failing" >&2
   exit 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -74,3 +75,58 @@ def docker_available() -> None:
         if status != 200:
             _unavailable(f"the Docker image {image} is not present")
             return
+
+
+# --- PostgreSQL (.ci/setup-postgres.sh) -------------------------------------------------------
+
+#: Where .ci/setup-postgres.sh writes the URL of the server it started.
+PG_URL_FILE = os.path.join(os.environ.get("TMPDIR") or "/tmp", "exitflow-pg", "url")
+
+
+def pg_test_url() -> str | None:
+    """The test server's URL: $EXITFLOW_TEST_PG_URL, else the file setup-postgres.sh wrote."""
+    url = os.environ.get("EXITFLOW_TEST_PG_URL", "").strip()
+    if url:
+        return url
+    try:
+        with open(PG_URL_FILE, encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def _pg_unavailable(reason: str) -> None:
+    message = f"{reason} (start one with: bash .ci/setup-postgres.sh)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The PostgreSQL test server's URL; skip (fail under CI=true) without one."""
+    url = pg_test_url()
+    if url is None:
+        _pg_unavailable("no PostgreSQL test server ($EXITFLOW_TEST_PG_URL or " + PG_URL_FILE + ")")
+        raise AssertionError("unreachable")
+    parsed = urlparse(url)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 3).close()
+    except OSError as exc:
+        where = f"{parsed.hostname}:{parsed.port}"
+        _pg_unavailable(f"the PostgreSQL test server at {where} is down: {exc}")
+    return url
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server (dropped afterwards); its URL."""
+    import uuid
+
+    import anyio
+
+    from engine.store.postgres_schema import create_database, drop_database
+
+    url = anyio.run(create_database, pg_url, "exitflow_t_" + uuid.uuid4().hex[:12])
+    yield url
+    anyio.run(drop_database, url)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ..errors import DivergenceError, TamperedLogError
-from ..store import SqliteStore
 from ..store.base import ChainHead
+from ..store.locate import AnyStore
 from .bundle import read_bundle
 from .verify import verify
 
 
-async def import_bundle(path: str, store: SqliteStore, *,
+async def import_bundle(path: str, store: AnyStore, *,
                         rederive_runs: bool = True) -> list[ChainHead]:
     """Read, verify (chains, logs, fold, re-derivation, bundle digest), then insert every run.
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from ..store import SqliteStore
 from ..store.base import ChainHead, Checkpoint
+from ..store.locate import AnyStore
 
 
-async def candidates(store: SqliteStore, finished_before: float) -> list[ChainHead]:
+async def candidates(store: AnyStore, finished_before: float) -> list[ChainHead]:
     """Finished runs whose last event (WorkflowCompleted) is older than `finished_before`."""
     return [h for h in await store.workflow_heads()
             if h.record.finished and h.last_ts is not None and h.last_ts < finished_before]
 
 
-async def prune(store: SqliteStore, heads: list[ChainHead]) -> Checkpoint | None:
+async def prune(store: AnyStore, heads: list[ChainHead]) -> Checkpoint | None:
     """Remove these runs in one transaction and seal the log in a checkpoint (None: nothing)."""
     if not heads:
         return None

@@ -6,8 +6,8 @@ from typing import Protocol
 
 from ..errors import BundleError, InputError, WorkflowNotFoundError
 from ..events import AnyEvent, decode
-from ..store import SqliteStore
 from ..store.base import ChainHead, LogRecord, RawEvent
+from ..store.locate import AnyStore, check_not_a_url, is_url
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -31,7 +31,7 @@ class Source(Protocol):
 class DatabaseSource:
     kind = "database"
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: AnyStore) -> None:
         self.store = store
         self.path = store.path
 
@@ -49,7 +49,11 @@ class DatabaseSource:
 
 
 def sniff(path: str) -> str:
-    """"database", "bundle" or "" (missing or empty); BundleError for anything else."""
+    """"database", "bundle" or "" (missing or empty); BundleError for anything else. A
+    `postgresql://` URL is a database."""
+    if is_url(path):
+        return "database"
+    check_not_a_url(path)
     try:
         with open(path, "rb") as f:
             head = f.read(64)

@@ -139,8 +139,9 @@ def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--db",
         "db",
         default=None,
-        metavar="PATH",
-        help="Event log (SQLite). Default: $EXITFLOW_DB, else ./exitflow.db.",
+        metavar="PATH|URL",
+        help="Event log: a SQLite file, or postgresql://user@host:port/db."
+        " Default: $EXITFLOW_DB, else ./exitflow.db.",
     )(fn)
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..api import open_store
 from ..audit import bundle as bundle_mod
 from ..audit.diff import NodeDiff, NodeSide, diff_runs, summary
 from ..audit.history import filter_rows, history_rows, rfc3339_precise
@@ -30,7 +31,6 @@ from ..errors import InputError
 from ..events import AnyEvent, event_type
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
-from ..store import SqliteStore
 from ._app import db_option, resolve_db, run_async, terminal
 from .terminal import plain, render_workflow
 
@@ -240,7 +240,7 @@ async def export(name: str, db: str | None, file: str) -> None:
 @run_async
 async def import_(file: str, db: str | None, no_rederive: bool) -> None:
     """Verify a bundle, then add its runs to the database (refused if anything fails)."""
-    store = await SqliteStore.open(resolve_db(db))
+    store = await open_store(resolve_db(db))
     try:
         heads = await import_bundle(file, store, rederive_runs=not no_rederive)
     finally:
@@ -332,7 +332,7 @@ async def prune(finished_before: str, db: str | None, dry_run: bool) -> None:
     path = resolve_db(db)
     if sniff(path) != "database":
         raise InputError(f"{path}: no event log there (use --db or $EXITFLOW_DB)")
-    store = await SqliteStore.open(path)
+    store = await open_store(path)
     try:
         heads = await candidates(store, before)
         for head in heads:

@@ -58,12 +58,16 @@ def _render(report: CrashtestReport) -> Table:
 @click.option("--step-faults", is_flag=True,
               help="Instead of crashing: one run per Pod/HTTP node forced to fail (--fail), "
                    "showing the final phase and the exit handlers that ran.")
+@click.option("--db", "server", default=None, metavar="URL",
+              help="Run on this PostgreSQL server: every run gets a fresh database there"
+              " (default: a SQLite file per run in a temporary directory).")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None)
 @click.pass_context
 def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], executor: str | None,
               simulate_fail: tuple[str, ...], workers: int | None, when: str,
               boundaries: tuple[int, ...], kill: tuple[int, ...], subprocess_: bool,
-              keep_failed: bool, step_faults: bool, output: str | None) -> None:
+              keep_failed: bool, step_faults: bool, server: str | None,
+              output: str | None) -> None:
     """Run FILE once cleanly, then once per event boundary with a controller crash there
     followed by `exitflow recover`, each in its own temporary database.
 
@@ -114,6 +118,7 @@ def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], execut
             kill=kill,
             isolation="subprocess" if subprocess_ else "fork",
             keep_failed=keep_failed,
+            server=server,
             on_clean=on_clean,
             on_result=on_result,
         )

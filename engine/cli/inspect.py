@@ -7,20 +7,25 @@ import sys
 import click
 from rich.table import Table
 
-from ..api import check_expression, load_view, open_reader, open_store, read_workflow_file
+from ..api import (
+    check_expression,
+    load_view,
+    open_reader,
+    open_store,
+    read_workflow_file,
+    store_exists,
+)
 from ..errors import ControllerBusyError, WorkflowNotFoundError
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from ._app import PHASE_EXIT, db_option, resolve_db, run_async, terminal
 from .terminal import plain
 
 
-async def _open_existing(db: str | None, *, controller: bool = False) -> SqliteStore:
+async def _open_existing(db: str | None, *, controller: bool = False) -> AnyStore:
     path = resolve_db(db)
-    import os
-
-    if not os.path.exists(path):
+    if not store_exists(path):
         raise WorkflowNotFoundError(f"{path}: no event log there (use --db or $EXITFLOW_DB)")
     return await open_store(path, controller=True) if controller else await open_reader(path)
 

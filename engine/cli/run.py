@@ -20,7 +20,7 @@ from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from ._app import (
     EXIT_ERROR,
     PHASE_EXIT,
@@ -65,14 +65,14 @@ def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: SqliteStore, allow_unsupported: bool = False) -> tuple[str, str]:
+                  store: AnyStore, allow_unsupported: bool = False) -> tuple[str, str]:
     submitted = await submit_run(store, read_workflow_file(file), source=file,
                                  parameters=parse_parameters(parameters), executor=executor,
                                  allow_unsupported=allow_unsupported)
     return submitted.uid, submitted.name
 
 
-async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) -> WorkflowView:
+async def wait_finished(store: AnyStore, uid: str, *, interval: float = 0.1) -> WorkflowView:
     """Wait for another controller to finish a run; returns its final view."""
     from ..api import load_view
 
@@ -83,7 +83,7 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
         await anyio.sleep(interval)
 
 
-async def wait_or_take_over(store: SqliteStore, uid: str, *, interval: float = 0.1) -> bool:
+async def wait_or_take_over(store: AnyStore, uid: str, *, interval: float = 0.1) -> bool:
     """While another process holds the controller role: False once it has finished our run (a
     daemon does), True once this process holds the role itself (the holder, e.g. another
     one-shot `run` that runs only its own workflow, exited): then we run it."""
@@ -152,7 +152,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
     _finish(ctx, view, output)
 
 
-async def _children(store: SqliteStore, controller: Controller, uid: str, wait: bool) -> None:
+async def _children(store: AnyStore, controller: Controller, uid: str, wait: bool) -> None:
     """Report the child workflows a run created; with `wait`, run them (and theirs) to the end."""
     pending = await children_of(store, uid)
     while pending:
@@ -292,7 +292,7 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
 
             def ready() -> None:
                 terminal.note(
-                    f"exitflow daemon: controlling {path} (generation {generation}, pid "
+                    f"exitflow daemon: controlling {store.path} (generation {generation}, pid "
                     f"{os.getpid()})"
                 )
 

@@ -13,7 +13,7 @@ from ..api import open_store
 from ..controller.controller import unwrap
 from ..server import ServerConfig, load_token, parse_listen, serve
 from ..server.app import DEFAULT_LISTEN, Server
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from ._app import db_option, resolve_db, run_async, terminal
 
 
@@ -80,7 +80,7 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
 COMMANDS = [server]
 
 
-async def start_server(store: SqliteStore, listen: str, db_path: str) -> Server:
+async def start_server(store: AnyStore, listen: str, db_path: str) -> Server:
     """`daemon --listen`: bind (a port in use is one line, exit 2) and time the appends."""
     server = Server(store, server_config(listen, db_path), controller=True)
     server.state.metrics.instrument(store)

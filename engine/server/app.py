@@ -24,7 +24,7 @@ from ..errors import (
     StoreError,
     WorkflowNotFoundError,
 )
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from . import routes, sse, static
 from .auth import check_bearer, is_loopback
 from .changes import Changes
@@ -142,7 +142,7 @@ def make_app(state: ServerState) -> web.Application:
 class Server:
     """Bind first (`start`, so a port in use is one clear error), then `run` until cancelled."""
 
-    def __init__(self, store: SqliteStore, config: ServerConfig, *,
+    def __init__(self, store: AnyStore, config: ServerConfig, *,
                  controller: bool = False) -> None:
         self.config = config
         metrics = Metrics()
@@ -185,7 +185,7 @@ class Server:
             self._runner = None
 
 
-async def serve(store: SqliteStore, config: ServerConfig, *,
+async def serve(store: AnyStore, config: ServerConfig, *,
                 ready: Callable[[str], None] | None = None) -> None:
     """`exitflow server`: serve the API and UI of a database until cancelled."""
     server = Server(store, config)

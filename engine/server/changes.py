@@ -9,7 +9,8 @@ from collections.abc import Callable
 import anyio
 
 from ..errors import StoreError
-from ..store import GlobalEvent, SqliteStore
+from ..store import GlobalEvent
+from ..store.locate import AnyStore
 
 #: How often the database is asked whether anything changed (seconds).
 POLL_INTERVAL = 0.1
@@ -37,7 +38,7 @@ class Subscription:
 
 
 class Changes:
-    def __init__(self, store: SqliteStore, *, interval: float = POLL_INTERVAL) -> None:
+    def __init__(self, store: AnyStore, *, interval: float = POLL_INTERVAL) -> None:
         self.store = store
         self.interval = interval
         self.gseq = 0

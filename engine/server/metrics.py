@@ -26,7 +26,8 @@ from ..events import (
     WorkflowCompleted,
     WorkflowExiting,
 )
-from ..store import GlobalEvent, SqliteStore, WorkflowRecord
+from ..store import GlobalEvent, WorkflowRecord
+from ..store.locate import AnyStore
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                    300.0)
@@ -160,7 +161,7 @@ class Metrics:
 
     # ------------------------------------------------------------------ in process
 
-    def instrument(self, store: SqliteStore) -> None:
+    def instrument(self, store: AnyStore) -> None:
         """Time every append of the controller's store (`exitflow daemon --listen`)."""
         original = store.append
 

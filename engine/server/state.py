@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 from .changes import Changes
 from .metrics import Metrics
 from .views import Views
@@ -14,7 +14,7 @@ from .views import Views
 
 @dataclass(slots=True)
 class ServerState:
-    store: SqliteStore
+    store: AnyStore
     views: Views
     changes: Changes
     metrics: Metrics

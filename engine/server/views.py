@@ -12,7 +12,7 @@ from ..naming import idempotency_key, rfc3339
 from ..spec import load_text
 from ..state.fold import apply
 from ..state.view import WorkflowView
-from ..store import SqliteStore
+from ..store.locate import AnyStore
 
 DEFAULT_NAMESPACE = "default"
 #: Folded runs kept in memory (each advanced by its new events only).
@@ -31,7 +31,7 @@ def namespace_of(spec_yaml: str, source: str) -> str:
 class Views:
     """Folded runs by uid, advanced incrementally from the store under one lock."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: AnyStore) -> None:
         self.store = store
         self._cache: OrderedDict[str, WorkflowView] = OrderedDict()
         self._namespaces: dict[str, str] = {}

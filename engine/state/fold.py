@@ -196,6 +196,38 @@ def apply(view: WorkflowView, event: Event) -> None:
     handler(view, event)
 
 
+#: trigger -> the phase the workflow machine moves to (each trigger has one destination).
+_TRIGGER_DEST: dict[str, str] = {trigger: dest for (_src, trigger), dest in WORKFLOW_TABLE.items()}
+_FINAL_PHASES = frozenset(_FINAL_WORKFLOW)
+
+
+def _workflow_trigger(event: Event) -> str | None:
+    cls = type(event)  # event classes are final: exact types
+    if cls is WorkflowStarted:
+        return "start"
+    if cls is WorkflowExiting:
+        return "exit"
+    if cls is WorkflowCompleted:
+        assert isinstance(event, WorkflowCompleted)
+        return _FINAL_WORKFLOW.get(event.phase)
+    return None
+
+
+def index_after(events: Iterable[Event]) -> tuple[str | None, bool]:
+    """The (phase, finished) a store's workflow index takes once `events` are appended: the
+    run's phase as the fold's workflow machine leaves it (None: these events do not move it).
+
+    Stores write their index only from this, in the same transaction as the events, so the
+    index never runs ahead of (or beside) the log: "which runs are unfinished" is the fold's
+    answer."""
+    phase: str | None = None
+    for event in events:
+        trigger = _workflow_trigger(event)
+        if trigger is not None:
+            phase = _TRIGGER_DEST.get(trigger, phase)
+    return phase, phase in _FINAL_PHASES
+
+
 def fold(events: Iterable[Event], view: WorkflowView | None = None) -> WorkflowView:
     """Fold events into a (new or given) view."""
     view = view if view is not None else WorkflowView()
@@ -207,4 +239,12 @@ def fold(events: Iterable[Event], view: WorkflowView | None = None) -> WorkflowV
     return view
 
 
-__all__ = ["EXIT_PHASE", "PENDING", "RUNNING", "IllegalTransition", "apply", "fold"]
+__all__ = [
+    "EXIT_PHASE",
+    "PENDING",
+    "RUNNING",
+    "IllegalTransition",
+    "apply",
+    "fold",
+    "index_after",
+]

@@ -1,6 +1,8 @@
-"""The event store: the interface (`base`) and its SQLite implementation (the only SQL)."""
+"""The event store: the interface (`base`), the backend-neutral codec, and the backends
+(the only SQL)."""
 
 from .base import GENESIS_HASH as GENESIS_HASH
+from .base import CommitHook as CommitHook
 from .base import CrashPoint as CrashPoint
 from .base import EventStore as EventStore
 from .base import GlobalEvent as GlobalEvent
@@ -18,6 +20,7 @@ __all__ = [
     "CRASH_ENV",
     "GENESIS_HASH",
     "SCHEMA_VERSION",
+    "CommitHook",
     "CrashPoint",
     "EventStore",
     "GlobalEvent",

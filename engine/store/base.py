@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 from ..events import AnyEvent, Event, WorkflowSubmitted
+from ..faults import CrashPoint as CrashPoint
+from .codec import GENESIS_HASH as GENESIS_HASH
+from .codec import chain_hash as chain_hash
 
 
 class WorkflowRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,15 +55,6 @@ class GlobalEvent(msgspec.Struct, frozen=True, kw_only=True):
     seq: int
     event: AnyEvent
     hash: str
-
-
-#: The "previous hash" of every workflow's first event.
-GENESIS_HASH: Final = "0" * 64
-
-
-def chain_hash(prev_hash: str, payload: bytes) -> str:
-    """The hash of an event: sha256(previous hash's 32 raw bytes || canonical bytes), hex."""
-    return hashlib.sha256(bytes.fromhex(prev_hash) + payload).hexdigest()
 
 
 class ChainHead(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,20 +131,15 @@ class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
     data: bytes
 
 
-class CrashPoint(msgspec.Struct, frozen=True):
-    """Fault injection: `os._exit` right before or after the transaction holding the N-th event
-    this process appends (1-based, counted over all workflows)."""
+class CommitHook(Protocol):
+    """Called by a store around each write transaction (fault injection: `engine.faults`).
 
-    count: int
-    when: str = "after"  # "before" | "after"
+    `events` is how many events the transaction appends. A hook may end the process; it must
+    not touch the store."""
 
-    @classmethod
-    def parse(cls, text: str) -> CrashPoint:
-        count, _, when = text.partition(":")
-        when = when or "after"
-        if when not in ("before", "after") or not count.isdigit() or int(count) < 1:
-            raise ValueError(f"EXITFLOW_CRASH_AT must be N[:before|after], got {text!r}")
-        return cls(int(count), when)
+    def before_commit(self, events: int) -> None: ...
+
+    def after_commit(self, events: int) -> None: ...
 
 
 class EventStore(Protocol):

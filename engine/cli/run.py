@@ -15,6 +15,7 @@ from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
 from ..events import WorkflowSubmitted
+from ..library import resolve_workflow_text
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
@@ -43,9 +44,12 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
-    text = read_workflow_file(file)
+async def _submission(
+    file: str, parameters: tuple[str, ...], executor: str | None, store: SqliteStore
+) -> WorkflowSubmitted:
+    """Read, resolve (template references, from `store`), validate and parameterise a workflow
+    file; its first event, executor chosen."""
+    text = await resolve_workflow_text(store, read_workflow_file(file), source=file)
     workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
     chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
     if chosen and chosen not in ("local", "docker", "simulate"):
@@ -61,7 +65,7 @@ def _submission(file: str, parameters: tuple[str, ...], executor: str | None) ->
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
                   store: SqliteStore) -> tuple[str, str]:
-    submitted = _submission(file, parameters, executor)
+    submitted = await _submission(file, parameters, executor, store)
     await store.create_workflow(submitted)
     return submitted.uid, submitted.name
 
@@ -100,7 +104,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor)
+        submitted = await _submission(file, parameters, executor, store)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)

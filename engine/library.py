@@ -5,13 +5,14 @@ scheduler call). Knows no SQL (engine/store/sqlite_objects.py) and prints nothin
 from __future__ import annotations
 
 from .errors import SpecError
-from .spec.cron import CRON_KIND
+from .spec.cron import CRON_KIND, CronSpec, read_cron
 from .spec.loader import read_object
 from .spec.refs import TEMPLATE_KINDS, Library, dump_yaml, has_refs, read_templates, resolve_text
 from .store import ObjectStore, SqliteStore, TemplateRecord
 
 __all__ = [
     "CRON_KIND",
+    "create_cron",
     "create_templates",
     "library_of",
     "object_kind",
@@ -38,6 +39,26 @@ async def create_templates(
     finally:
         await objects.aclose()
     return out
+
+
+async def create_cron(
+    store: SqliteStore, text: str, *, source: str, replace: bool = False
+) -> tuple[CronSpec, bool]:
+    """Check a CronWorkflow (its workflowSpec too, template references resolved now) and store
+    it: (spec, replaced). Its schedule counts from now."""
+    from .api import prepare
+
+    spec = read_cron(text, source=source)
+    workflow = await resolve_workflow_text(
+        store, dump_yaml(spec.workflow_data(0.0)), source=f"{source} (spec.workflowSpec)"
+    )
+    prepare(workflow, source=f"{source} (spec.workflowSpec)")
+    objects = ObjectStore(store.path)
+    try:
+        replaced = await objects.put_cron(spec.name, text, suspended=spec.suspend, replace=replace)
+    finally:
+        await objects.aclose()
+    return spec, replaced
 
 
 def library_from(records: list[TemplateRecord]) -> Library:

@@ -16,6 +16,7 @@ from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError, InputError
 from ..events import WorkflowSubmitted
 from ..library import resolve_workflow_text
+from ..scheduler import CronScheduler
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
@@ -203,9 +204,10 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     """Run as the long-lived controller of a database.
 
     On start it recovers every unfinished workflow, then runs new submissions (polling the
-    database every 20 ms). Exactly one controller acts on a database: a second daemon waits as a
-    standby (or, with --no-standby, refuses); a daemon replaced by a newer controller generation
-    stops at its next write with a clear error (exit 1).
+    database every 20 ms) and the ticks of the stored CronWorkflows (`exitflow cron`). Exactly
+    one controller acts on a database: a second daemon waits as a standby (or, with
+    --no-standby, refuses); a daemon replaced by a newer controller generation stops at its
+    next write with a clear error (exit 1).
 
     SIGTERM/SIGINT: takes no new workflows or commands; steps already running get --grace
     seconds to finish and their results are recorded; steps still running then are stopped and
@@ -238,6 +240,8 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
                     f"{os.getpid()})"
                 )
 
+            # CronWorkflows: ticks become submissions in the log, which `serve` picks up.
+            tg.start_soon(CronScheduler(store, note=terminal.note).run)
             await controller.serve(ready=ready)
             tg.cancel_scope.cancel()
     except BaseException as e:

@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS cron_ticks (
     claimed REAL NOT NULL,
     submitted INTEGER NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL DEFAULT 'run',
+    phase TEXT NOT NULL DEFAULT '',
+    pruned INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (cron, scheduled)
 );
 """
@@ -80,7 +82,9 @@ class CronRecord(msgspec.Struct, frozen=True):
 
 class TickRecord(msgspec.Struct, frozen=True):
     """One scheduled time of a CronWorkflow. `outcome` is "run" (a workflow `uid`/`workflow` was
-    or will be created), or "skipped: <why>" (Forbid while running, past the deadline)."""
+    or will be created), "skipped: <why>" (Forbid while running, past the deadline) or
+    "error: <why>" (the workflow could not be made). `phase`: the run's final phase once the
+    scheduler saw it finish; `pruned`: removed from the log by a history limit."""
 
     cron: str
     scheduled: float
@@ -89,6 +93,8 @@ class TickRecord(msgspec.Struct, frozen=True):
     claimed: float
     submitted: bool
     outcome: str
+    phase: str = ""
+    pruned: bool = False
 
 
 class ObjectStore:
@@ -124,12 +130,13 @@ class ObjectStore:
         await anyio.to_thread.run_sync(self.close)
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction (serialised with every other writer of the file)."""
+    def _tx(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction; IMMEDIATE when it writes (serialised with every writer of the
+        file), deferred when it only reads (WAL: never waits for a writer)."""
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield conn
                 except BaseException:
@@ -139,9 +146,9 @@ class ObjectStore:
             except sqlite3.Error as e:
                 raise StoreError(f"{self.path}: {e}") from e
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
         def work() -> T:
-            with self._tx() as conn:
+            with self._tx(write) as conn:
                 return fn(conn)
 
         return await anyio.to_thread.run_sync(work)
@@ -176,7 +183,7 @@ class ObjectStore:
             ).fetchall()
             return [TemplateRecord(*r) for r in rows]
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
 
     async def get_template(self, kind: str, name: str) -> TemplateRecord:
         def fn(conn: sqlite3.Connection) -> TemplateRecord:
@@ -189,7 +196,7 @@ class ObjectStore:
                 raise InputError(f"no {kind} named {name!r}")
             return TemplateRecord(*row)
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
 
     async def delete_template(self, kind: str, name: str) -> None:
         def fn(conn: sqlite3.Connection) -> None:
@@ -226,7 +233,7 @@ class ObjectStore:
             ).fetchall()
             return [CronRecord(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
 
     async def get_cron(self, name: str) -> CronRecord:
         def fn(conn: sqlite3.Connection) -> CronRecord:
@@ -238,13 +245,14 @@ class ObjectStore:
                 raise InputError(f"no CronWorkflow named {name!r}")
             return CronRecord(r[0], r[1], bool(r[2]), r[3], r[4])
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
 
     async def set_cron_suspended(self, name: str, suspended: bool) -> None:
+        """Suspend or resume (`updated`, from which a new schedule counts, stays)."""
+
         def fn(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
-                "UPDATE cron_workflows SET suspended = ?, updated = ? WHERE name = ?",
-                (int(suspended), time.time(), name),
+                "UPDATE cron_workflows SET suspended = ? WHERE name = ?", (int(suspended), name)
             )
             if cur.rowcount == 0:
                 raise InputError(f"no CronWorkflow named {name!r}")
@@ -282,17 +290,38 @@ class ObjectStore:
 
         return await self._run(fn)
 
-    async def mark_submitted(self, cron: str, scheduled: float) -> None:
+    async def mark_submitted(self, cron: str, scheduled: float, outcome: str | None = None) -> None:
+        """The tick's workflow exists (or, with an `outcome`, will never exist: why)."""
+
         def fn(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE cron_ticks SET submitted = 1 WHERE cron = ? AND scheduled = ?",
+                "UPDATE cron_ticks SET submitted = 1, outcome = COALESCE(?, outcome)"
+                " WHERE cron = ? AND scheduled = ?",
+                (outcome, cron, scheduled),
+            )
+
+        await self._run(fn)
+
+    async def mark_finished(self, cron: str, scheduled: float, phase: str) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE cron_ticks SET phase = ? WHERE cron = ? AND scheduled = ?",
+                (phase, cron, scheduled),
+            )
+
+        await self._run(fn)
+
+    async def mark_pruned(self, cron: str, scheduled: float) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE cron_ticks SET pruned = 1 WHERE cron = ? AND scheduled = ?",
                 (cron, scheduled),
             )
 
         await self._run(fn)
 
     async def ticks(
-        self, cron: str | None = None, *, pending_only: bool = False
+        self, cron: str | None = None, *, pending_only: bool = False, unfinished_only: bool = False
     ) -> list[TickRecord]:
         """Ticks in scheduled order (of one cron, or all); `pending_only`: not submitted yet."""
 
@@ -304,26 +333,31 @@ class ObjectStore:
                 params.append(cron)
             if pending_only:
                 where.append("submitted = 0")
+            if unfinished_only:
+                where.append("submitted = 1 AND outcome = 'run' AND phase = ''")
             sql = (
-                "SELECT cron, scheduled, uid, workflow, claimed, submitted, outcome FROM cron_ticks"
+                f"SELECT {_TICK_COLUMNS} FROM cron_ticks"
                 + (" WHERE " + " AND ".join(where) if where else "")
                 + " ORDER BY cron, scheduled"
             )
             return [_tick(r) for r in conn.execute(sql, params).fetchall()]
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
 
     async def last_tick(self, cron: str) -> TickRecord | None:
         def fn(conn: sqlite3.Connection) -> TickRecord | None:
             r = conn.execute(
-                "SELECT cron, scheduled, uid, workflow, claimed, submitted, outcome FROM cron_ticks"
+                f"SELECT {_TICK_COLUMNS} FROM cron_ticks"
                 " WHERE cron = ? ORDER BY scheduled DESC LIMIT 1",
                 (cron,),
             ).fetchone()
             return None if r is None else _tick(r)
 
-        return await self._run(fn)
+        return await self._run(fn, write=False)
+
+
+_TICK_COLUMNS: Final = "cron, scheduled, uid, workflow, claimed, submitted, outcome, phase, pruned"
 
 
 def _tick(r: Sequence[Any]) -> TickRecord:
-    return TickRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6])
+    return TickRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]))

@@ -147,3 +147,24 @@ def test_daemon_runs_ticks_forbid_skips_and_suspended_waits(tmp_path: Path) -> N
     submitted = hist.json()[0]["event"]
     assert submitted["source"] == "CronWorkflow allow"
     assert "workflows.argoproj.io/cron-workflow: allow" in submitted["spec_yaml"]
+
+
+def test_replace_stops_the_running_workflow(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    f = _write(tmp_path, "r.yaml", CRON.format(name="repl", policy="Replace", sleep=30))
+    assert exitflow("cron", "create", str(f), "--db", str(db)).code == 0
+    daemon = Daemon(db).ready()
+    try:
+        status = _wait_ticks(db, "repl", 2)
+        first = status["ticks"][0]["workflow"]
+        deadline = time.monotonic() + 60
+        while True:  # the second tick stopped the first run (its sleep is 30 s)
+            wf = exitflow("get", first, "--db", str(db), "-o", "json").json()
+            if wf["status"]["phase"] in ("Failed", "Error"):
+                break
+            assert time.monotonic() < deadline, wf["status"]
+            time.sleep(0.1)
+    finally:
+        daemon.signal(signal.SIGTERM)
+        daemon.wait()
+    assert all(t["outcome"] == "run" for t in status["ticks"])

@@ -150,7 +150,11 @@ async def submit(
     executor: str | None = None,
     allow_unsupported: bool = False,
 ) -> WorkflowSubmitted:
-    """Record a new run for a controller to pick up (the database is the queue)."""
+    """Record a new run for a controller to pick up (the database is the queue); template
+    references are resolved from `store`'s WorkflowTemplates first."""
+    from .library import resolve_workflow_text
+
+    text = await resolve_workflow_text(store, text, source=source)
     submitted = submission(text, source=source, parameters=parameters, executor=executor,
                            allow_unsupported=allow_unsupported)
     await store.create_workflow(submitted)

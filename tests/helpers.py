@@ -12,8 +12,26 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SHARED = ROOT.parent / "shared"
-ARGO_EXAMPLES = SHARED / "argo-examples"
+#: Argo's example corpus: `$EXITFLOW_ARGO_EXAMPLES`, else `../shared/argo-examples` beside the
+#: repository. Tests that read it carry `@pytest.mark.corpus` (tests/conftest.py skips them with
+#: one line when it is absent, and fails them under CI=true).
+ARGO_EXAMPLES = Path(
+    os.environ.get("EXITFLOW_ARGO_EXAMPLES") or ROOT.parent / "shared" / "argo-examples"
+)
+FETCH_HINT = "set EXITFLOW_ARGO_EXAMPLES or run scripts/fetch-argo-examples.sh"
+
+
+def corpus_missing(*, index: bool = False) -> str | None:
+    """Why the corpus cannot be used (one line), or None. `index`: the test also needs the
+    curated snapshot's INDEX.md (expected phases), which Argo's own repository does not have."""
+    if not ARGO_EXAMPLES.is_dir():
+        return f"Argo example corpus not found at {ARGO_EXAMPLES}: {FETCH_HINT}"
+    if index and not (ARGO_EXAMPLES / "INDEX.md").is_file():
+        return (
+            f"Argo example corpus at {ARGO_EXAMPLES} has no INDEX.md (the expected phases of the"
+            " curated snapshot in ../shared/argo-examples): conformance tests need it"
+        )
+    return None
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -123,10 +124,23 @@ async def logs(name: str, node: str | None, db: str | None, stderr: bool) -> Non
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@db_option
 @click.pass_context
-def lint(ctx: click.Context, file: str) -> None:
-    """Check a workflow file without running it (exit 2 with the first problem)."""
+def lint(ctx: click.Context, file: str, db: str | None) -> None:
+    """Check a workflow file without running it (exit 2 with the first problem).
+
+    Also a WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow file. A workflow's template
+    references are resolved against the templates stored in --db (when it exists)."""
+    import anyio
+
+    from ..library import object_kind, resolve_in_db
+    from .objects import lint_object
+
     text = read_workflow_file(file)
+    kind = object_kind(text, source=file)
+    if lint_object(kind, text, file):
+        return
+    text = anyio.run(functools.partial(resolve_in_db, resolve_db(db), text, source=file))
     workflow = load_text(text, source=file)
     validate(workflow, check_expression=check_expression)
     unsupported = unsupported_features(workflow)

@@ -18,8 +18,11 @@ from ..controller.faults import parse_fault
 from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
+from ..library import resolve_workflow_text
+from ..scheduler import CronScheduler
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
+from ..store import SqliteStore
 from ..store.locate import AnyStore
 from ._app import (
     EXIT_ERROR,
@@ -53,13 +56,13 @@ def allow_unsupported_option(fn: Any) -> Any:
              " they are ignored.")(fn)
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
-                faults: tuple[str, ...] = (), allow_unsupported: bool = False
-                ) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen and
-    injected faults (`--fail`) recorded."""
+async def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
+                      store: AnyStore, faults: tuple[str, ...] = (),
+                      allow_unsupported: bool = False) -> WorkflowSubmitted:
+    """Read, resolve (template references, from `store`), validate and parameterise a workflow
+    file; its first event, executor chosen and injected faults (`--fail`) recorded."""
     injected = dict(parse_fault(f) for f in faults)
-    text = read_workflow_file(file)
+    text = await resolve_workflow_text(store, read_workflow_file(file), source=file)
     return submission(text, source=file, parameters=parse_parameters(parameters),
                       executor=executor, faults=injected, allow_unsupported=allow_unsupported)
 
@@ -129,7 +132,8 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor, faults, allow_unsupported)
+        submitted = await _submission(file, parameters, executor, store, faults,
+                                      allow_unsupported)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -254,9 +258,10 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     """Run as the long-lived controller of a database.
 
     On start it recovers every unfinished workflow, then runs new submissions (polling the
-    database every 20 ms). Exactly one controller acts on a database: a second daemon waits as a
-    standby (or, with --no-standby, refuses); a daemon replaced by a newer controller generation
-    stops at its next write with a clear error (exit 1).
+    database every 20 ms) and the ticks of the stored CronWorkflows (`exitflow cron`). Exactly
+    one controller acts on a database: a second daemon waits as a standby (or, with
+    --no-standby, refuses); a daemon replaced by a newer controller generation stops at its
+    next write with a clear error (exit 1).
 
     SIGTERM/SIGINT: takes no new workflows or commands; steps already running get --grace
     seconds to finish and their results are recorded; steps still running then are stopped and
@@ -296,6 +301,10 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
                     f"{os.getpid()})"
                 )
 
+            # CronWorkflows (stored in SQLite databases only, for now): ticks become
+            # submissions in the log, which `serve` picks up.
+            if isinstance(store, SqliteStore):
+                tg.start_soon(CronScheduler(store, note=terminal.note).run)
             await controller.serve(ready=ready)
             tg.cancel_scope.cancel()
     except BaseException as e:

@@ -18,6 +18,7 @@ Differences from plain `yaml.safe_load`, to behave like Argo's YAML reader:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import types
@@ -33,7 +34,7 @@ from engine.errors import SpecError
 from engine.limits import SPEC_BYTES, YAML_ALIAS_NODES, YAML_DEPTH
 from engine.spec.model import API_VERSION, KIND, Workflow
 
-__all__ = ["load_file", "load_json", "load_obj", "load_text"]
+__all__ = ["load_file", "load_json", "load_obj", "load_text", "read_object", "read_objects"]
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if available
 
@@ -477,6 +478,49 @@ def load_text(text: str, *, source: str = "<string>") -> Workflow:
         return _node_line(node, split_path(path))
 
     return load_obj(data, source=source, locate=locate)
+
+
+def read_objects(
+    text: str, *, source: str
+) -> list[tuple[Any, Callable[[str], int | None]]]:
+    """Every YAML document as plain data (duplicate keys refused), each with its JSON path ->
+    line function."""
+    out: list[tuple[Any, Callable[[str], int | None]]] = []
+    for node in _documents(text, source):
+        out.append((_construct(node, source), functools.partial(_locate, node)))
+    return out
+
+
+def _locate(node: yaml.Node, path: str) -> int | None:
+    return _node_line(node, split_path(path))
+
+
+def read_object(
+    text: str, *, source: str, kinds: tuple[str, ...]
+) -> tuple[dict[str, Any], Callable[[str], int | None]]:
+    """The first YAML document of one of `kinds` (else the first document) as plain data, with
+    duplicate keys refused, and a JSON path -> line function. SpecError if its kind is another."""
+    nodes = list(_documents(text, source))
+    if not nodes:
+        raise SpecError("no YAML document found", source=source)
+    node = next((n for n in nodes if _kind_of(n) in kinds), nodes[0])
+    data = _construct(node, source)
+
+    def locate(path: str) -> int | None:
+        return _node_line(node, split_path(path))
+
+    if not isinstance(data, dict):
+        kind = "nothing" if data is None else type(data).__name__
+        raise SpecError(f"expected a {' or '.join(kinds)} object, got {kind}", line=locate("$"),
+                        source=source)
+    if data.get("kind") not in kinds:
+        raise SpecError(
+            f"kind must be {' or '.join(repr(k) for k in kinds)}, got {data.get('kind')!r}",
+            path="$.kind",
+            line=locate("$.kind"),
+            source=source,
+        )
+    return data, locate
 
 
 def load_file(path: str | os.PathLike[str]) -> Workflow:

@@ -15,6 +15,10 @@ from .sqlite import CRASH_ENV as CRASH_ENV
 from .sqlite import SCHEMA_VERSION as SCHEMA_VERSION
 from .sqlite import SqliteStore as SqliteStore
 from .sqlite import crash_point_from_env as crash_point_from_env
+from .sqlite_objects import CronRecord as CronRecord
+from .sqlite_objects import ObjectStore as ObjectStore
+from .sqlite_objects import TemplateRecord as TemplateRecord
+from .sqlite_objects import TickRecord as TickRecord
 
 __all__ = [
     "CRASH_ENV",
@@ -22,12 +26,16 @@ __all__ = [
     "SCHEMA_VERSION",
     "CommitHook",
     "CrashPoint",
+    "CronRecord",
     "EventStore",
     "GlobalEvent",
     "LogRecord",
+    "ObjectStore",
     "RawEvent",
     "RecordedEvent",
     "SqliteStore",
+    "TemplateRecord",
+    "TickRecord",
     "WorkflowRecord",
     "chain_hash",
     "crash_point_from_env",

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conformance.expectations import EXAMPLES, KNOWN_FAILURES, REQUIRED_PASS_RATE
 from tests.conformance.runner import Outcome, pass_rate, run_all
-from tests.conformance.test_argo_examples import SUPPORTED, _need_corpus
+from tests.conformance.test_argo_examples import SUPPORTED
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
@@ -36,7 +36,6 @@ DOCKER_KNOWN_FAILURES: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def outcomes(docker_available: None) -> dict[str, Outcome]:
-    _need_corpus()
     ran = run_all((e for e in EXAMPLES if e.supported), executor="docker")
     return {o.example.path: o for o in ran}
 
@@ -45,6 +44,7 @@ def test_known_failures_are_supported_examples() -> None:
     assert set(DOCKER_KNOWN_FAILURES) <= set(SUPPORTED)
 
 
+@pytest.mark.corpus(index=True)
 @pytest.mark.parametrize("path", SUPPORTED)
 def test_example(path: str, outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes[path]
@@ -53,6 +53,7 @@ def test_example(path: str, outcomes: dict[str, Outcome]) -> None:
     assert outcome.passed, outcome.detail
 
 
+@pytest.mark.corpus(index=True)
 def test_pass_rate(outcomes: dict[str, Outcome]) -> None:
     passed, total = pass_rate(outcomes.values())
     assert total == len(SUPPORTED)

@@ -180,6 +180,7 @@ ARGO_SAMPLE: dict[str, tuple[str, bool]] = {
 IMAGE_ONLY = {"steps-inline-workflow.yaml", "dag-inline-workflow.yaml"}
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("example", sorted(ARGO_SAMPLE))
 def test_argo_example_under_docker_matches_local(example: str, tmp_path: Path) -> None:
     argo_phase, compare_nodes = ARGO_SAMPLE[example]
@@ -564,6 +565,7 @@ def test_crashtest_under_docker(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- exitflow doctor
 
 
+@pytest.mark.corpus
 def test_doctor(tmp_path: Path) -> None:
     # The examples: every image present.
     res = exitflow("doctor", "-o", "json")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from engine.expr import (
     template_references,
     validate_template,
 )
+from tests.helpers import ARGO_EXAMPLES
 
 VALUES = {
     "inputs.parameters.x": "hello",
@@ -111,8 +110,7 @@ def test_when_flow() -> None:
 
 # --- the Argo example corpus ---------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("EXITFLOW_ARGO_EXAMPLES", ROOT.parent / "shared" / "argo-examples"))
+CORPUS = ARGO_EXAMPLES
 
 
 def _walk(node: Any, key: str = "") -> list[tuple[str, str]]:
@@ -146,7 +144,7 @@ def _corpus_strings() -> list[tuple[str, str, str]]:
 STRINGS = _corpus_strings()
 
 
-@pytest.mark.skipif(not STRINGS, reason=f"Argo example corpus not found at {CORPUS}")
+@pytest.mark.corpus(index=True)
 def test_corpus_parses() -> None:
     counts = {"when": 0, "expression": 0, "depends": 0, "tags": 0}
     for name, key, value in STRINGS:

@@ -3,7 +3,6 @@ is one of Argo's deliberately invalid inputs or uses a feature the engine cannot
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from engine.errors import SpecError
 from engine.spec import dump_json, load_file, load_json, unsupported_features, validate
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("EXITFLOW_ARGO_EXAMPLES", ROOT.parent / "shared" / "argo-examples"))
+from tests.helpers import ARGO_EXAMPLES as CORPUS
 
 
 def _corpus_files() -> list[Path]:
@@ -48,15 +45,9 @@ def _rel(p: Path) -> str:
     return p.relative_to(CORPUS).as_posix()
 
 
-def _require_corpus() -> None:
-    if not FILES:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Argo example corpus missing at {CORPUS} (required under CI=true)")
-        pytest.skip(f"Argo example corpus not found at {CORPUS}")
-
-
+@pytest.mark.corpus(index=True)
 def test_corpus_present_and_non_workflows_reported() -> None:
-    _require_corpus()
+    """The curated snapshot (with INDEX.md): exactly these files are not Workflows."""
     assert len(WORKFLOWS) > 100
     skipped = sorted(_rel(p) for p in NOT_WORKFLOWS)
     # Reported (pytest -rA / -s shows it); these are WorkflowTemplates or kind-less test data.
@@ -68,6 +59,7 @@ def test_corpus_present_and_non_workflows_reported() -> None:
     ]
 
 
+@pytest.mark.corpus(index=True)
 @pytest.mark.parametrize("path", WORKFLOWS, ids=_rel)
 def test_corpus_workflow_loads_and_validates(path: Path) -> None:
     wf = load_file(path)
@@ -107,8 +99,8 @@ IGNORED_BLOCKERS = {"nodeSelector", "podGC", "podMetadata", "podSpecPatch", "met
 SUPPORTED_SINCE = {"http-template", "http template", "http"}
 
 
+@pytest.mark.corpus(index=True)
 def test_unsupported_features_agree_with_catalog() -> None:
-    _require_corpus()
     catalog = _catalog()
     checked = 0
     for path in WORKFLOWS:

@@ -45,6 +45,7 @@ from .errors import ExitflowError, InputError
 from .events import (
     COMPLETED,
     OMITTED,
+    POD,
     SKIPPED,
     NodeAttemptLost,
     NodeFinished,
@@ -184,7 +185,7 @@ async def verify_log(store: SqliteStore, uid: str) -> LogCheck:
     if view is not None:
         if view.finished:
             for node in view.nodes.values():
-                if node.type == "Pod" and not node.fulfilled:
+                if node.type == POD and not node.fulfilled:
                     problems.append(f"{node.name} is {node.phase} in a finished workflow")
         if record.phase != view.phase or record.finished != view.finished:
             problems.append(
@@ -253,13 +254,13 @@ def outcome_of(view: WorkflowView, events: Sequence[RecordedEvent]) -> RunOutcom
         node = view.nodes.get(node_id) if isinstance(node_id, str) else None
         labels.append(f"{type(ev).__name__} {_rel(node.name, prefix)}" if node is not None
                       else type(ev).__name__)
-        if isinstance(ev, NodeStarted) and node is not None and node.type == "Pod":
+        if isinstance(ev, NodeStarted) and node is not None and node.type == POD:
             starts[node.id] += 1
     exit_runs: dict[str, int] = {}
     exit_phases: dict[str, str] = {}
     for handler in _exit_handlers(view):
         label = _rel(handler.name, prefix)
-        pods = [n for n in _subtree(view, handler) if n.type == "Pod"]
+        pods = [n for n in _subtree(view, handler) if n.type == POD]
         exit_runs[label] = max((starts[p.id] for p in pods), default=0)
         exit_phases[label] = handler.phase
     return RunOutcome(

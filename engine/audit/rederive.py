@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..errors import ExitflowError
 from ..events import (
+    POD,
     RUNNING,
     AnyEvent,
     Event,
@@ -41,8 +42,6 @@ from ..spec import load_text
 from ..state.fold import apply
 from ..state.view import WorkflowView
 from ..store.base import LogRecord
-
-POD = "Pod"
 
 
 @dataclass(frozen=True, slots=True)

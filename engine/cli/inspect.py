@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..api import check_expression, load_view, open_store, read_workflow_file
 from ..errors import ControllerBusyError, WorkflowNotFoundError
+from ..events import STOP, TERMINATE
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store import SqliteStore
@@ -160,7 +161,7 @@ async def _command(name: str, db: str | None, command: str) -> str:
 @run_async
 async def stop(name: str, db: str | None) -> None:
     """Fail running work, start no new work; exit handlers still run."""
-    terminal.line(await _command(name, db, "Stop"))
+    terminal.line(await _command(name, db, STOP))
 
 
 @click.command()
@@ -169,7 +170,7 @@ async def stop(name: str, db: str | None) -> None:
 @run_async
 async def terminate(name: str, db: str | None) -> None:
     """Kill all work immediately; no exit handlers run (recorded in the log)."""
-    terminal.line(await _command(name, db, "Terminate"))
+    terminal.line(await _command(name, db, TERMINATE))
 
 
 _ = PHASE_EXIT

@@ -5,6 +5,15 @@ that module is re-exported here."""
 
 from __future__ import annotations
 
+from ..events import DAG as DAG
+from ..events import POD as POD
+from ..events import RETRY as RETRY
+from ..events import ROLE_EXIT as ROLE_EXIT
+from ..events import ROLE_HOOK as ROLE_HOOK
+from ..events import SKIPPED_TYPE as SKIPPED_TYPE
+from ..events import STEP_GROUP as STEP_GROUP
+from ..events import STEPS as STEPS
+from ..events import TASK_GROUP as TASK_GROUP
 from .reconcile.dag import _ancestors as _ancestors
 from .reconcile.dag import _DepInfo as _DepInfo
 from .reconcile.dag import _strip_tags as _strip_tags
@@ -15,15 +24,6 @@ from .reconcile.loops import _NoItem as _NoItem
 from .reconcile.loops import _sprintf as _sprintf
 from .reconcile.loops import _with_item as _with_item
 from .reconcile.model import _KINDS as _KINDS
-from .reconcile.model import DAG as DAG
-from .reconcile.model import POD as POD
-from .reconcile.model import RETRY as RETRY
-from .reconcile.model import ROLE_EXIT as ROLE_EXIT
-from .reconcile.model import ROLE_HOOK as ROLE_HOOK
-from .reconcile.model import SKIPPED_TYPE as SKIPPED_TYPE
-from .reconcile.model import STEP_GROUP as STEP_GROUP
-from .reconcile.model import STEPS as STEPS
-from .reconcile.model import TASK_GROUP as TASK_GROUP
 from .reconcile.model import Decision as Decision
 from .reconcile.model import _continues_on as _continues_on
 from .reconcile.model import _Ctx as _Ctx

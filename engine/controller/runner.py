@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import ShutdownRequested, WorkflowCompleted
+from ..events import POD, STOP, TERMINATE, ShutdownRequested, WorkflowCompleted
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
@@ -186,7 +186,7 @@ class WorkflowRunner:
     def _take_command(self) -> str | None:
         if not self._pending_commands:
             return None
-        command = "Terminate" if "Terminate" in self._pending_commands else "Stop"
+        command = TERMINATE if TERMINATE in self._pending_commands else STOP
         self._pending_commands.clear()
         return command
 
@@ -195,7 +195,7 @@ class WorkflowRunner:
         lost: list[tuple[str, str]] = []
         first = True
         # Pod nodes already in the log when this runner started: a previous controller's work.
-        resumed = any(n.type == "Pod" for n in self.view.nodes.values())
+        resumed = any(n.type == POD for n in self.view.nodes.values())
         while True:
             decision = self.operator.reconcile(
                 self.clock(), results=results, lost=lost, shutdown=self._take_command()
@@ -340,7 +340,7 @@ class WorkflowRunner:
             and view.shutdown
             not in (
                 command,
-                "Terminate",
+                TERMINATE,
             )
         ):
             event = ShutdownRequested(ts=op.now, strategy=command)

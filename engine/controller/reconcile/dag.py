@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
 from ...events import (
+    DAG,
     ERROR,
     FAILED,
     OMITTED,
@@ -18,6 +19,7 @@ from ...events import (
     RUNNING,
     SKIPPED,
     SUCCEEDED,
+    TASK_GROUP,
 )
 from ...expr import parse, template_references
 from ...expr.depends import dependencies_to_depends, parse_depends
@@ -25,7 +27,7 @@ from ...naming import as_param, item_label
 from ...spec import Template
 from ...state.view import NodeView
 from .loops import _with_item
-from .model import DAG, TASK_GROUP, _continues_on, _Ctx
+from .model import _continues_on, _Ctx
 from .scopes import _NO_SCOPE, _needs_scope
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from ...events import (
     FAILED,
+    POD,
 )
-from .model import POD, _Ctx
+from .model import _Ctx
 
 if TYPE_CHECKING:
     from .driver import Operator

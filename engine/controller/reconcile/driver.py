@@ -21,6 +21,7 @@ from ...events import (
     FAILED,
     PENDING,
     RUNNING,
+    SKIPPED_TYPE,
     SUCCEEDED,
     Event,
     NodeFinished,
@@ -37,7 +38,7 @@ from ...spec import Template, Workflow
 from ...state.fold import apply
 from ...state.view import NodeView, WorkflowView
 from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps
-from .model import SKIPPED_TYPE, Decision, _Ctx, _kind, _PodWork
+from .model import Decision, _Ctx, _kind, _PodWork
 
 
 class Operator:

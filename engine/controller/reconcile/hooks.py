@@ -11,12 +11,14 @@ from ...errors import ExpressionError
 from ...events import (
     ERROR,
     FAILED,
+    ROLE_EXIT,
+    ROLE_HOOK,
     SKIPPED,
     WorkflowCompleted,
 )
 from ...expr import evaluate_bool
 from ...state.view import NodeView
-from .model import ROLE_EXIT, ROLE_HOOK, _Ctx
+from .model import _Ctx
 from .scopes import _NO_SCOPE, _nest
 
 if TYPE_CHECKING:

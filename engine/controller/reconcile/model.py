@@ -10,36 +10,11 @@ from typing import Any
 from ...events import (
     ERROR,
     FAILED,
+    ROLE_EXIT,
     Event,
 )
 from ...spec import Template
 from ...store.base import LogRecord
-
-POD = "Pod"
-
-
-STEPS = "Steps"
-
-
-STEP_GROUP = "StepGroup"
-
-
-DAG = "DAG"
-
-
-TASK_GROUP = "TaskGroup"
-
-
-RETRY = "Retry"
-
-
-SKIPPED_TYPE = "Skipped"
-
-
-ROLE_EXIT = "exit"
-
-
-ROLE_HOOK = "hook"
 
 
 @dataclass

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
 from ...events import (
+    DAG,
     ERROR,
     PENDING,
+    POD,
+    ROLE_EXIT,
     RUNNING,
+    STEPS,
     SUCCEEDED,
     NodeAttemptLost,
     NodeLogged,
@@ -24,7 +28,7 @@ from ...naming import as_param, idempotency_key
 from ...spec import Template, parse_duration
 from ...state.view import NodeView
 from ...store.base import LogRecord
-from .model import DAG, POD, ROLE_EXIT, STEPS, _Ctx, _kind, _PodWork
+from .model import _Ctx, _kind, _PodWork
 from .retries import retry_index
 from .scopes import _nest
 

@@ -11,6 +11,7 @@ from ...events import (
     ERROR,
     FAILED,
     OMITTED,
+    RETRY,
     SKIPPED,
     SUCCEEDED,
 )
@@ -18,7 +19,7 @@ from ...expr import evaluate_bool
 from ...naming import as_param
 from ...spec import Template, parse_duration
 from ...state.view import NodeView
-from .model import RETRY, _Ctx
+from .model import _Ctx
 from .scopes import _nest
 
 if TYPE_CHECKING:

@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
 from ...events import (
+    DAG,
     ERROR,
     FAILED,
     OMITTED,
     PENDING,
+    ROLE_EXIT,
     RUNNING,
     SKIPPED,
+    STEP_GROUP,
+    TASK_GROUP,
     NodeOutputs,
 )
 from ...expr import parse, render, template_references
@@ -24,7 +28,6 @@ from ...naming import as_param
 from ...naming import rfc3339 as _rfc3339
 from ...spec import Template
 from ...state.view import NodeView
-from .model import DAG, ROLE_EXIT, STEP_GROUP, TASK_GROUP
 
 if TYPE_CHECKING:
     from .driver import Operator

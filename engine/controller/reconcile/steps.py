@@ -10,6 +10,8 @@ from ...events import (
     ERROR,
     FAILED,
     SKIPPED,
+    STEP_GROUP,
+    STEPS,
     SUCCEEDED,
 )
 from ...expr import evaluate_bool
@@ -17,7 +19,7 @@ from ...naming import item_label, node_id
 from ...spec import Template
 from ...state.view import NodeView
 from .loops import _NO_ITEM, _with_item
-from .model import STEP_GROUP, STEPS, _continues_on, _Ctx
+from .model import _continues_on, _Ctx
 from .scopes import _NO_SCOPE, _needs_scope, _nest
 
 if TYPE_CHECKING:

@@ -21,6 +21,8 @@ from .state.view import WorkflowView
 from .store import SqliteStore, crash_point_from_env
 
 DEFAULT_DB = "exitflow.db"
+EXECUTOR_ANNOTATION = "exitflow.io/executor"
+EXECUTORS = ("local", "docker", "simulate")
 
 
 def default_db() -> str:
@@ -77,6 +79,46 @@ def prepare(
         rules=RULES_VERSION,
     )
     return workflow, submitted
+
+
+def submission(
+    text: str,
+    *,
+    source: str,
+    parameters: Mapping[str, str] | None = None,
+    executor: str | None = None,
+    faults: Mapping[str, str] | None = None,
+) -> WorkflowSubmitted:
+    """Validate and parameterise a workflow; its first event, with the executor chosen (the
+    flag, else the workflow's `exitflow.io/executor` annotation) and injected faults (`--fail`)
+    recorded. `exitflow submit`, `run` and the HTTP API's POST all go through here. Raises
+    InputError."""
+    workflow, submitted = prepare(text, source=source, parameters=parameters)
+    chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
+    if chosen and chosen not in EXECUTORS:
+        raise InputError(
+            f"{source}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or"
+            " simulate"
+        )
+    if chosen != submitted.executor or faults:
+        import msgspec
+
+        submitted = msgspec.structs.replace(submitted, executor=chosen, faults=dict(faults or {}))
+    return submitted
+
+
+async def submit(
+    store: SqliteStore,
+    text: str,
+    *,
+    source: str,
+    parameters: Mapping[str, str] | None = None,
+    executor: str | None = None,
+) -> WorkflowSubmitted:
+    """Record a new run for a controller to pick up (the database is the queue)."""
+    submitted = submission(text, source=source, parameters=parameters, executor=executor)
+    await store.create_workflow(submitted)
+    return submitted
 
 
 def parse_parameters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:

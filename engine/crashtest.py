@@ -45,8 +45,8 @@ from .errors import ExitflowError, InputError
 from .events import (
     COMPLETED,
     OMITTED,
-    POD,
     SKIPPED,
+    WORK_TYPES,
     NodeAttemptLost,
     NodeFinished,
     NodeInitialized,
@@ -185,7 +185,7 @@ async def verify_log(store: SqliteStore, uid: str) -> LogCheck:
     if view is not None:
         if view.finished:
             for node in view.nodes.values():
-                if node.type == POD and not node.fulfilled:
+                if node.type in WORK_TYPES and not node.fulfilled:
                     problems.append(f"{node.name} is {node.phase} in a finished workflow")
         if record.phase != view.phase or record.finished != view.finished:
             problems.append(
@@ -254,13 +254,13 @@ def outcome_of(view: WorkflowView, events: Sequence[RecordedEvent]) -> RunOutcom
         node = view.nodes.get(node_id) if isinstance(node_id, str) else None
         labels.append(f"{type(ev).__name__} {_rel(node.name, prefix)}" if node is not None
                       else type(ev).__name__)
-        if isinstance(ev, NodeStarted) and node is not None and node.type == POD:
+        if isinstance(ev, NodeStarted) and node is not None and node.type in WORK_TYPES:
             starts[node.id] += 1
     exit_runs: dict[str, int] = {}
     exit_phases: dict[str, str] = {}
     for handler in _exit_handlers(view):
         label = _rel(handler.name, prefix)
-        pods = [n for n in _subtree(view, handler) if n.type == POD]
+        pods = [n for n in _subtree(view, handler) if n.type in WORK_TYPES]
         exit_runs[label] = max((starts[p.id] for p in pods), default=0)
         exit_phases[label] = handler.phase
     return RunOutcome(
@@ -620,7 +620,8 @@ async def _read_outcome(db: str) -> tuple[list[LogCheck], list[RunOutcome]]:
                 view = fold(r.event for r in events)
             except ExitflowError:
                 continue
-            outcomes.append(outcome_of(view, events))
+            if view.parent is None:  # child workflows (resource templates) are not the run
+                outcomes.append(outcome_of(view, events))
         return checks, outcomes
     finally:
         await store.aclose()

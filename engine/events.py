@@ -56,6 +56,12 @@ TERMINATE: Final = "Terminate"
 #: 1: the first wave (logs without the field). 2: Argo-exact semantics of issue 10.
 RULES_VERSION: Final = 2
 
+#: Node types whose work an executor runs: Argo's `Pod`, and `HTTP` (an `http` template's
+#: request, sent by the HTTP executor).
+POD_TYPE: Final = POD
+HTTP_TYPE: Final = HTTP
+WORK_TYPES: Final = frozenset({POD_TYPE, HTTP_TYPE})
+
 FULFILLED: Final = frozenset({SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED})
 COMPLETED: Final = frozenset({SUCCEEDED, FAILED, ERROR})
 
@@ -88,6 +94,14 @@ class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted
     source: str = ""
     #: The reconciler rules this run is decided by (see RULES_VERSION); 1 for older logs.
     rules: int = 1
+    #: Injected faults (`exitflow run --fail`): node display name or glob -> "Failed", "Error"
+    #: or an exit code. Matching Pod/HTTP nodes end that way without running (rules >= 2).
+    faults: dict[str, str] = {}
+    #: A child workflow (created by a `resource` template of another run): that run's uid and
+    #: name and the creating node's id; "" for a workflow submitted by a user.
+    parent_uid: str = ""
+    parent_name: str = ""
+    parent_node: str = ""
 
 
 class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):
@@ -156,6 +170,8 @@ class NodeFinished(Event, frozen=True, kw_only=True, tag="NodeFinished"):
     phase: str  # Succeeded | Failed | Error | Skipped | Omitted
     message: str = ""
     outputs: NodeOutputs | None = None
+    #: True when the outcome was injected (`exitflow run --fail`), not produced by running.
+    injected: bool = False
 
 
 class NodeLogged(Event, frozen=True, kw_only=True, tag="NodeLogged"):

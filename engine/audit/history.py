@@ -79,6 +79,9 @@ def details(event: AnyEvent) -> str:
                 parts.append(f"executor={event.executor}")
             if event.engine_version:
                 parts.append(f"engine {event.engine_version}")
+            if event.faults:
+                parts.append("injected faults " + ", ".join(f"{k}={v}" for k, v in
+                                                            event.faults.items()))
         case ShutdownRequested():
             parts.append(f"strategy={event.strategy}")
         case WorkflowExiting():
@@ -110,6 +113,8 @@ def details(event: AnyEvent) -> str:
                 parts.append(event.reason)
         case NodeFinished():
             parts.append(f"phase={event.phase}")
+            if event.injected:
+                parts.append("injected")
             out = event.outputs
             if out is not None and out.exit_code is not None:
                 parts.append(f"exit code {out.exit_code}")

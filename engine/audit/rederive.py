@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from ..errors import ExitflowError
 from ..events import (
-    POD,
     RUNNING,
+    WORK_TYPES,
     AnyEvent,
     Event,
     NodeAttemptLost,
@@ -148,7 +148,7 @@ def _inputs(
     for event in group:
         if isinstance(event, NodeFinished) and event.outputs is not None:
             node = view.nodes.get(event.node_id)
-            if node is not None and node.type == POD and node.phase == RUNNING:
+            if node is not None and node.type in WORK_TYPES and node.phase == RUNNING:
                 attempt = max(node.attempt, 1)
                 results.append((event.node_id, _result(
                     event,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ReplayError
-from ..events import AnyEvent, NodeLogged, WorkflowSubmitted, decode
+from ..events import AnyEvent, NodeFinished, NodeLogged, WorkflowSubmitted, decode
 from ..state.fold import apply
 from ..state.view import WorkflowView
 from ..store.base import GENESIS_HASH, ChainHead, Checkpoint, LogRecord
@@ -52,6 +52,8 @@ class RunReport:
     inputs: int = 0
     checks: list[str] = field(default_factory=list)
     ok: bool = True
+    #: Display names of nodes whose outcome was injected (`exitflow run --fail`), not run.
+    injected: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -83,6 +85,12 @@ async def verify(source: Source, name: str | None = None, *,
     if source.kind == "bundle":
         _verify_bundle(source, report)
     return report
+
+
+def injected_nodes(view: WorkflowView, events: Sequence[AnyEvent]) -> list[str]:
+    """Display names of the nodes a run's log records as injected (`--fail`)."""
+    return [view.nodes[e.node_id].display_name for e in events
+            if isinstance(e, NodeFinished) and e.injected and e.node_id in view.nodes]
 
 
 async def _verify_run(source: Source, head: ChainHead, findings: list[Finding],
@@ -118,6 +126,7 @@ async def _verify_run(source: Source, head: ChainHead, findings: list[Finding],
         except ReplayError as e:
             return bad("fold", seq, f"seq {seq} is not a legal transition: {e}")
     run.checks.append("fold")
+    run.injected = injected_nodes(view, events)
     if view.phase != head.record.phase or view.finished != head.record.finished:
         return bad("projection", None,
                    f"the workflow index records phase {head.record.phase}"

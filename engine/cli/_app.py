@@ -78,7 +78,27 @@ def param_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def _set_http_allow(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """`--http-allow` is handed to every controller of this command (and the ones crashtest
+    starts) through the environment variable the HTTP executor reads."""
+    from ..executors.http import ALLOW_ENV, parse_allow
+
+    if value is None:
+        return
+    if parse_allow(value) is None:
+        raise click.BadParameter("give at least one host", param_hint="--http-allow")
+    os.environ[ALLOW_ENV] = value
+
+
 def executor_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--http-allow",
+        metavar="HOST[,HOST]",
+        default=None,
+        expose_value=False,
+        callback=_set_http_allow,
+        help="Hosts that http templates may call (default: $EXITFLOW_HTTP_ALLOW, else any host).",
+    )(fn)
     fn = click.option(
         "--simulate-fail",
         "simulate_fail",

@@ -155,6 +155,9 @@ def _print_report(report: Report) -> None:
                 else ""
             terminal.line(f"ok    {run.name}: {run.events} events; "
                           f"{', '.join(run.checks)}{extra}")
+            if run.injected:
+                terminal.line(f"      {run.name}: injected faults (--fail, not run): "
+                              f"{', '.join(run.injected)}")
         else:
             terminal.line(f"FAIL  {run.name}: {run.events} events")
     for checked in report.checked:
@@ -171,7 +174,8 @@ def _report_json(report: Report) -> dict[str, Any]:
     return {
         "source": report.source, "kind": report.kind, "ok": report.ok,
         "runs": [{"name": r.name, "uid": r.uid, "events": r.events, "ok": r.ok,
-                  "checks": r.checks, "decisions": r.decisions, "inputs": r.inputs}
+                  "checks": r.checks, "decisions": r.decisions, "inputs": r.inputs,
+                  "injected": r.injected}
                  for r in report.runs],
         "checked": report.checked,
         "globalHead": ({"gseq": report.global_head[0], "hash": report.global_head[1]}

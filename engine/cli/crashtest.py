@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..crashtest import BoundaryResult, CrashtestReport, RunOutcome, default_workers, run_crashtest
+from ..stepfaults import run_step_faults
 from ._app import executor_option, param_option, terminal
 
 
@@ -54,12 +55,15 @@ def _render(report: CrashtestReport) -> Table:
 @click.option("--subprocess", "subprocess_", is_flag=True,
               help="Start every controller as `python -m engine` instead of from a fork server.")
 @click.option("--keep-failed", is_flag=True, help="Keep the databases of failing boundaries.")
+@click.option("--step-faults", is_flag=True,
+              help="Instead of crashing: one run per Pod/HTTP node forced to fail (--fail), "
+                   "showing the final phase and the exit handlers that ran.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None)
 @click.pass_context
 def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], executor: str | None,
               simulate_fail: tuple[str, ...], workers: int | None, when: str,
               boundaries: tuple[int, ...], kill: tuple[int, ...], subprocess_: bool,
-              keep_failed: bool, output: str | None) -> None:
+              keep_failed: bool, step_faults: bool, output: str | None) -> None:
     """Run FILE once cleanly, then once per event boundary with a controller crash there
     followed by `exitflow recover`, each in its own temporary database.
 
@@ -69,6 +73,9 @@ def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], execut
     Exit 0 only if every boundary passes.
     """
     chosen = executor or "local"
+    if step_faults:
+        _step_faults(ctx, file, parameters, chosen, workers, subprocess_, output)
+        return
     progress = Progress(
         TextColumn("[bold]crashtest[/bold] {task.description}"),
         BarColumn(),
@@ -127,6 +134,35 @@ def crashtest(ctx: click.Context, file: str, parameters: tuple[str, ...], execut
                 terminal.out.print(Text(f"  - {reason}"))
             if b.kept:
                 terminal.out.print(Text(f"  database kept: {b.kept}", style="dim"))
+    ctx.exit(0 if report.ok else 1)
+
+
+def _step_faults(ctx: click.Context, file: str, parameters: tuple[str, ...], executor: str,
+                 workers: int | None, subprocess_: bool, output: str | None) -> None:
+    report = run_step_faults(file, parameters=parameters, executor=executor, workers=workers,
+                             isolation="subprocess" if subprocess_ else "fork")
+    if output == "json":
+        terminal.json(report.to_builtins())
+    else:
+        table = Table("FORCED TO FAIL", "PHASE", "EXIT HANDLERS", "VERDICT", box=None,
+                      header_style="bold", pad_edge=False)
+        for case in [report.clean, *report.cases]:
+            handlers = ", ".join(
+                f"{name}×{case.handler_runs.get(name, 0)} {phase}"
+                for name, phase in case.handlers.items()
+            ) or "-"
+            if case.ok:
+                verdict = Text("reference" if case.node == "clean" else "ok",
+                               "dim" if case.node == "clean" else "green")
+            else:
+                verdict = Text(f"FAIL: {'; '.join(case.reasons)}", "red")
+            table.add_row("- (clean)" if case.node == "clean" else case.node, case.phase,
+                          handlers, verdict)
+        terminal.table(table)
+        passed = sum(1 for c in report.cases if c.ok)
+        summary = (f"{passed}/{len(report.cases)} forced failures reached every owed exit "
+                   f"handler in {report.seconds:.1f}s")
+        terminal.out.print(Text(summary, style="green" if report.ok else "red"))
     ctx.exit(0 if report.ok else 1)
 
 

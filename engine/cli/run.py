@@ -10,10 +10,13 @@ from typing import Any
 import anyio
 import click
 
-from ..api import open_store, parse_parameters, prepare, read_workflow_file
+from ..api import open_store, parse_parameters, read_workflow_file, submission
+from ..api import submit as submit_run
+from ..controller.children import children_of
 from ..controller.controller import DEFAULT_GRACE, Controller, unwrap
+from ..controller.faults import parse_fault
 from ..controller.pool import ExecutorPool
-from ..errors import ControllerBusyError, InputError
+from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
@@ -30,8 +33,6 @@ from ._app import (
 )
 from .terminal import maybe_live
 
-EXECUTOR_ANNOTATION = "exitflow.io/executor"
-
 
 def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     if output == "json":
@@ -43,26 +44,20 @@ def _finish(ctx: click.Context, view: WorkflowView, output: str | None) -> None:
     ctx.exit(PHASE_EXIT.get(view.phase, 3))
 
 
-def _submission(file: str, parameters: tuple[str, ...], executor: str | None) -> WorkflowSubmitted:
-    """Read, validate and parameterise a workflow file; its first event, executor chosen."""
+def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
+                faults: tuple[str, ...] = ()) -> WorkflowSubmitted:
+    """Read, validate and parameterise a workflow file; its first event, executor chosen and
+    injected faults (`--fail`) recorded."""
+    injected = dict(parse_fault(f) for f in faults)
     text = read_workflow_file(file)
-    workflow, submitted = prepare(text, source=file, parameters=parse_parameters(parameters))
-    chosen = executor or workflow.metadata.annotations.get(EXECUTOR_ANNOTATION, "")
-    if chosen and chosen not in ("local", "docker", "simulate"):
-        raise InputError(
-            f"{file}: annotation {EXECUTOR_ANNOTATION}={chosen!r} is not local, docker or simulate"
-        )
-    if chosen != submitted.executor:
-        import msgspec
-
-        submitted = msgspec.structs.replace(submitted, executor=chosen)
-    return submitted
+    return submission(text, source=file, parameters=parse_parameters(parameters),
+                      executor=executor, faults=injected)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
                   store: SqliteStore) -> tuple[str, str]:
-    submitted = _submission(file, parameters, executor)
-    await store.create_workflow(submitted)
+    submitted = await submit_run(store, read_workflow_file(file), source=file,
+                                 parameters=parse_parameters(parameters), executor=executor)
     return submitted.uid, submitted.name
 
 
@@ -82,12 +77,19 @@ async def wait_finished(store: SqliteStore, uid: str, *, interval: float = 0.1) 
 @param_option
 @db_option
 @executor_option
+@click.option("--fail", "faults", multiple=True, metavar="NODE[=Failed|Error|EXITCODE]",
+              help="End the Pod/HTTP nodes whose display name is NODE (or matches the glob) "
+                   "that way without running them, recorded as injected (repeatable).")
+@click.option("--wait-children", is_flag=True,
+              help="Also run the child workflows the run created (resource templates) to "
+                   "their end; without it they wait in the log for a daemon or `recover`.")
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @click.pass_context
 @run_async
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
-              executor: str | None, simulate_fail: tuple[str, ...], output: str | None) -> None:
+              executor: str | None, simulate_fail: tuple[str, ...], faults: tuple[str, ...],
+              wait_children: bool, output: str | None) -> None:
     """Run a workflow to completion (exit 0 Succeeded, 1 Failed, 3 Error, 2 bad input)."""
     path = resolve_db(db)
     options = executor_options(simulate_fail)
@@ -100,7 +102,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
         except ControllerBusyError as e:
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
-        submitted = _submission(file, parameters, executor)
+        submitted = _submission(file, parameters, executor, faults)
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -114,10 +116,26 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
                     store, pool, on_change=live.update if live is not None else None
                 )
                 view = await controller.run_one(uid)
+            await _children(store, controller, uid, wait_children)
     finally:
         await pool.aclose()
         await store.aclose()
     _finish(ctx, view, output)
+
+
+async def _children(store: SqliteStore, controller: Controller, uid: str, wait: bool) -> None:
+    """Report the child workflows a run created; with `wait`, run them (and theirs) to the end."""
+    pending = await children_of(store, uid)
+    while pending:
+        child = pending.pop(0)
+        record = await store.get_workflow(child)
+        if not wait:
+            terminal.note(f"created workflow {record.name} (run it with --wait-children, "
+                          "`exitflow recover` or a daemon)")
+            continue
+        view = await controller.run_one(child)
+        terminal.note(f"child workflow {view.name}: {view.phase}")
+        pending.extend(await children_of(store, child))
 
 
 @click.command()
@@ -193,9 +211,12 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
 @click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, how long running steps may take to finish.")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Also serve the HTTP API, web UI and /metrics (see `exitflow server`).")
 @run_async
 async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str, ...],
-                 max_parallel: int | None, standby: bool, grace: float) -> None:
+                 max_parallel: int | None, standby: bool, grace: float,
+                 listen: str | None) -> None:
     """Run as the long-lived controller of a database.
 
     On start it recovers every unfinished workflow, then runs new submissions (polling the
@@ -213,9 +234,16 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
     store = await open_store(path, controller=True)
     state: dict[str, Any] = {}
+    http = None
     try:
+        if listen is not None:
+            from .server import start_server
+
+            http = await start_server(store, listen, path)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, tg.cancel_scope, state, grace)
+            if http is not None:
+                tg.start_soon(http.run)
             try:
                 generation = await store.acquire_controller(wait=False)
             except ControllerBusyError as e:
@@ -240,6 +268,8 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
         raise unwrap(e) from None
     finally:
         with anyio.CancelScope(shield=True):
+            if http is not None:
+                await http.aclose()
             await pool.aclose()
             await store.aclose()
     terminal.note("exitflow daemon: stopped")

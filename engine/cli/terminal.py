@@ -154,6 +154,8 @@ def render_workflow(view: WorkflowView, *, now: float | None = None) -> Group:
     header.add_row("Name:", view.name)
     header.add_row("UID:", view.uid)
     header.add_row("Status:", Text(f"{icon} {view.phase}", style=style))
+    if view.parent is not None:
+        header.add_row("Parent:", f"{view.parent[1]} (node {view.parent[2]})")
     if view.message:
         header.add_row("Message:", view.message)
     if view.parameters:

@@ -6,7 +6,6 @@ that module is re-exported here."""
 from __future__ import annotations
 
 from ..events import DAG as DAG
-from ..events import POD as POD
 from ..events import RETRY as RETRY
 from ..events import ROLE_EXIT as ROLE_EXIT
 from ..events import ROLE_HOOK as ROLE_HOOK
@@ -14,9 +13,7 @@ from ..events import SKIPPED_TYPE as SKIPPED_TYPE
 from ..events import STEP_GROUP as STEP_GROUP
 from ..events import STEPS as STEPS
 from ..events import TASK_GROUP as TASK_GROUP
-from .reconcile.dag import _ancestors as _ancestors
 from .reconcile.dag import _DepInfo as _DepInfo
-from .reconcile.dag import _strip_tags as _strip_tags
 from .reconcile.driver import Operator as Operator
 from .reconcile.loops import _NO_ITEM as _NO_ITEM
 from .reconcile.loops import _PRINTF as _PRINTF
@@ -24,12 +21,15 @@ from .reconcile.loops import _NoItem as _NoItem
 from .reconcile.loops import _sprintf as _sprintf
 from .reconcile.loops import _with_item as _with_item
 from .reconcile.model import _KINDS as _KINDS
+from .reconcile.model import POD as POD
 from .reconcile.model import Decision as Decision
 from .reconcile.model import _continues_on as _continues_on
 from .reconcile.model import _Ctx as _Ctx
 from .reconcile.model import _find_kind as _find_kind
 from .reconcile.model import _kind as _kind
 from .reconcile.model import _PodWork as _PodWork
+from .reconcile.model import _runs_as_work as _runs_as_work
+from .reconcile.pods import HTTP as HTTP
 from .reconcile.pods import MAX_OUTPUT_CHARS as MAX_OUTPUT_CHARS
 from .reconcile.pods import NETWORK_ANNOTATION as NETWORK_ANNOTATION
 from .reconcile.retries import _RETRY_CHILD as _RETRY_CHILD

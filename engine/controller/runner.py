@@ -35,18 +35,23 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import POD, STOP, TERMINATE, ShutdownRequested, WorkflowCompleted
+from ..events import STOP, TERMINATE, WORK_TYPES, ShutdownRequested, WorkflowCompleted
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
 from ..state.view import WorkflowView
 from ..store.base import EventStore
+from .children import create_child
 from .operator import Decision, Operator
 
 Clock = Callable[[], float]
 _LOST = object()
 #: How long a leftover sweep or the final releases may take (they are cancelled after this).
 _SWEEP_SECONDS = 10.0
+
+
+def _always(job: Job) -> bool:
+    return True
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -113,6 +118,8 @@ class WorkflowRunner:
         #: `executor.run_now(job)` for executors whose work completes at once (simulate): the
         #: result is taken inline, after the append that starts the job, without a task.
         self._run_now: Callable[[Job], JobResult] | None = getattr(executor, "run_now", None)
+        #: Which jobs `run_now` takes (an HTTP node's request is never run inline).
+        self._runs_now: Callable[[Job], bool] = getattr(executor, "runs_now", _always)
         self._pending_commands: list[str] = []
         #: Monotonic (anyio clock) deadline of a graceful drain, or None while running normally.
         self._drain_deadline: float | None = None
@@ -195,7 +202,7 @@ class WorkflowRunner:
         lost: list[tuple[str, str]] = []
         first = True
         # Pod nodes already in the log when this runner started: a previous controller's work.
-        resumed = any(n.type == POD for n in self.view.nodes.values())
+        resumed = any(n.type in WORK_TYPES for n in self.view.nodes.values())
         while True:
             decision = self.operator.reconcile(
                 self.clock(), results=results, lost=lost, shutdown=self._take_command()
@@ -221,7 +228,7 @@ class WorkflowRunner:
                     # over (it kills every attempt whose key is not kept).
                     await swept.wait()
                     self._swept = None
-                if run_now is not None:
+                if run_now is not None and self._runs_now(job):
                     # Completes at once: the result goes to the next reconcile directly.
                     self._jobs[nid] = job
                     results.append((nid, run_now(job)))
@@ -400,13 +407,16 @@ class WorkflowRunner:
 
     async def _run_job(self, job: Job, scope: anyio.CancelScope, reattach: bool) -> None:
         with scope:
-            if reattach:
+            if reattach and job.child is None:
                 async with self._gate.turn():
                     result = await self.executor.reattach(job)
                 if result is None:
                     self._inflight.pop(job.node_id, None)
                     self._post((job.node_id, _LOST))
                     return
+            elif job.child is not None:
+                result = await create_child(self.store, job, parent_name=self.view.name,
+                                            executor=self.view.executor)
             else:
                 result = await self.executor.run(job)
             self._post((job.node_id, result))

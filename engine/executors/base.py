@@ -12,8 +12,31 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 
+class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The request of an HTTP node (Argo's `http` template), fully resolved."""
+
+    url: str
+    method: str = "GET"
+    #: (name, value) pairs, in template order.
+    headers: list[tuple[str, str]] = []
+    body: str = ""
+    #: Expression over `response.*`/`request.*`; "" means "a 2xx status succeeds".
+    success_condition: str = ""
+    timeout_seconds: float = 30.0
+    insecure_skip_verify: bool = False
+
+
+class ChildWorkflow(msgspec.Struct, frozen=True, kw_only=True):
+    """What a `resource` template's node creates: a child workflow in the same log. Its name and
+    uid derive from the node's idempotency key, so creating it again is a no-op."""
+
+    manifest: str
+    name: str
+    uid: str
+
+
 class Job(msgspec.Struct, frozen=True, kw_only=True):
-    """One attempt of one Pod node, fully resolved (no `{{ }}` left)."""
+    """One attempt of one Pod (or HTTP) node, fully resolved (no `{{ }}` left)."""
 
     workflow_name: str
     workflow_uid: str
@@ -40,6 +63,10 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     deadline_message: str = "Step exceeded its deadline"
     #: Docker network mode asked for by the template ("none" unless it says otherwise).
     network_mode: str = "none"
+    #: An HTTP node's request: sent by the HTTP executor, whatever the run's executor.
+    http: HttpRequest | None = None
+    #: A `resource` node's child workflow: created by the controller (it owns the log).
+    child: ChildWorkflow | None = None
 
     def exitflow_env(self) -> dict[str, str]:
         """The EXITFLOW_* variables every executor passes to the work."""

@@ -171,6 +171,32 @@ class DependsExpr:
     def __str__(self) -> str:
         return self.source
 
+    @classmethod
+    def all_of(cls, tasks: Sequence[str]) -> DependsExpr:
+        """`A && B && ...` built directly (legacy `dependencies: [A, B]`): no parsing, so no
+        length limit on a fan-in the user wrote as a list. Empty `tasks`: ValueError."""
+        if not tasks:
+            raise ValueError("all_of needs at least one task")
+        nodes = tuple(DTask(t) for t in tasks)
+        return cls(dependencies_to_depends(tasks), nodes[0] if len(nodes) == 1 else DAnd(nodes))
+
+    def expand_bare(self, results: Callable[[str], Sequence[str]]) -> DependsExpr:
+        """The same expression with every bare `TASK` replaced by `(TASK.R1 || TASK.R2 ...)`
+        for R in `results(TASK)` (Argo `expandDependency`); `source` is kept."""
+
+        def ex(n: _DNode) -> _DNode:
+            if isinstance(n, DTask):
+                if n.result is not None:
+                    return n
+                return DOr(tuple(DTask(n.task, r) for r in results(n.task)))
+            if isinstance(n, DNot):
+                return DNot(ex(n.operand))
+            if isinstance(n, DAnd):
+                return DAnd(tuple(ex(o) for o in n.operands))
+            return DOr(tuple(ex(o) for o in n.operands))
+
+        return DependsExpr(self.source, ex(self.ast))
+
 
 class _Parser:
     def __init__(self, text: str) -> None:

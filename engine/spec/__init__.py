@@ -12,9 +12,11 @@ A loaded `Workflow` remembers its `source` and maps JSON paths to YAML lines: `w
 
 from __future__ import annotations
 
+from engine.spec.graph import implied_dependencies, task_dependencies, task_names
 from engine.spec.loader import load_file, load_json, load_obj, load_text
 from engine.spec.model import (
     API_VERSION,
+    HTTP,
     KIND,
     TEMPLATE_KINDS,
     Arguments,
@@ -25,11 +27,13 @@ from engine.spec.model import (
     DAGTemplate,
     EnvVar,
     ExitHandler,
+    HTTPHeader,
     Inputs,
     LifecycleHook,
     Metadata,
     Outputs,
     Parameter,
+    ResourceTemplate,
     RetryStrategy,
     Script,
     Sequence,
@@ -50,15 +54,13 @@ from engine.spec.util import (
 from engine.spec.validate import (
     ExpressionChecker,
     ignored_features,
-    implied_dependencies,
-    task_dependencies,
-    task_names,
     unsupported_features,
     validate,
 )
 
 __all__ = [
     "API_VERSION",
+    "HTTP",
     "KIND",
     "TEMPLATE_KINDS",
     "Arguments",
@@ -70,11 +72,13 @@ __all__ = [
     "EnvVar",
     "ExitHandler",
     "ExpressionChecker",
+    "HTTPHeader",
     "Inputs",
     "LifecycleHook",
     "Metadata",
     "Outputs",
     "Parameter",
+    "ResourceTemplate",
     "RetryStrategy",
     "Script",
     "Sequence",

@@ -23,6 +23,7 @@ from engine.errors import SpecError
 
 __all__ = [
     "API_VERSION",
+    "HTTP",
     "KIND",
     "TEMPLATE_KINDS",
     "Arguments",
@@ -33,11 +34,13 @@ __all__ = [
     "DAGTemplate",
     "EnvVar",
     "ExitHandler",
+    "HTTPHeader",
     "Inputs",
     "LifecycleHook",
     "Metadata",
     "Outputs",
     "Parameter",
+    "ResourceTemplate",
     "RetryStrategy",
     "Script",
     "Sequence",
@@ -179,6 +182,65 @@ class Script(Container, kw_only=True, frozen=True):
     source: str = ""
 
 
+# --------------------------------------------------------------------------- http
+
+
+class HTTPHeader(_Base, kw_only=True, frozen=True):
+    """A header of an `http` template. `valueFrom.secretKeyRef` parses but is unsupported (there
+    are no Kubernetes secrets here; `unsupported_features` reports it)."""
+
+    name: str
+    value: str = ""
+    value_from: dict[str, Any] | None = None
+
+
+class HTTP(_Base, kw_only=True, frozen=True):
+    """An Argo `http` template: one request sent by the controller (Argo's agent)."""
+
+    url: str
+    method: str = "GET"
+    headers: list[HTTPHeader] = []
+    #: Request timeout in seconds (Argo's default: 30).
+    timeout_seconds: IntOrStr | None = None
+    #: An expression over `response.statusCode|body|headers` (and `request.*`); without it a
+    #: 2xx status succeeds.
+    success_condition: str | None = None
+    body: str = ""
+    #: `bodyFrom.bytes`: parses but is unsupported.
+    body_from: dict[str, Any] | None = None
+    insecure_skip_verify: bool = False
+
+
+# --------------------------------------------------------------------------- resource
+
+
+class ResourceTemplate(_Base, kw_only=True, frozen=True):
+    """An Argo `resource` template. Exitflow runs only `action: create` of a `Workflow`
+    manifest (a child workflow in the same log, see `creates_workflow`); anything else parses
+    and is reported by `unsupported_features`."""
+
+    action: str = ""
+    manifest: str | None = None
+    manifest_from: dict[str, Any] | None = None
+    merge_strategy: str | None = None
+    set_owner_reference: bool | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    flags: list[str] | None = None
+
+    def creates_workflow(self) -> bool:
+        """`action: create` of an `argoproj.io/v1alpha1` `Workflow` manifest (read shallowly:
+        the manifest is parsed for real when the child is submitted)."""
+        if self.action != "create" or not self.manifest or self.manifest_from is not None:
+            return False
+        head = {}
+        for line in self.manifest.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key in ("apiVersion", "kind"):
+                head[key] = value.strip().strip("'\"")
+        return head.get("kind") == KIND and head.get("apiVersion") == API_VERSION
+
+
 # --------------------------------------------------------------------------- retries
 
 
@@ -298,10 +360,10 @@ class Template(_Base, kw_only=True, frozen=True):
     script: Script | None = None
     steps: list[list[WorkflowStep]] | None = None
     dag: DAGTemplate | None = None
-    resource: dict[str, Any] | None = None
+    resource: ResourceTemplate | None = None
     suspend: dict[str, Any] | None = None
     container_set: dict[str, Any] | None = None
-    http: dict[str, Any] | None = None
+    http: HTTP | None = None
     data: dict[str, Any] | None = None
     plugin: dict[str, Any] | None = None
     # --- execution controls

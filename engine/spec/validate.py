@@ -8,6 +8,7 @@ Problems with `-p` parameters raise ParameterError.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,17 @@ from typing import Any
 import msgspec
 
 from engine.errors import SpecError
-from engine.expr.depends import DependsExpr, dependencies_to_depends, parse_depends
+from engine.expr.depends import DependsExpr
+from engine.spec.graph import (
+    closest_name,
+    find_cycle,
+    forward_step_references,
+    implied_dependencies,
+    references_itself,
+    task_dependencies,
+    task_names,
+    unknown_references,
+)
 from engine.spec.loader import Segment, join_path, split_path
 from engine.spec.model import (
     API_VERSION,
@@ -34,7 +45,6 @@ from engine.spec.util import _kind_problem, effective_parameters, parse_duration
 __all__ = [
     "ExpressionChecker",
     "ignored_features",
-    "implied_dependencies",
     "unsupported_features",
     "validate",
 ]
@@ -48,39 +58,6 @@ NAME_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9_]*")
 #: Workflow names (Kubernetes would also refuse upper case; Argo's own e2e inputs use it).
 _K8S_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?")
 _K8S_PREFIX_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9.]*")
-
-def task_dependencies(
-    depends: str | None, dependencies: list[str] | None
-) -> DependsExpr | None:
-    """The parsed `depends` of a task (legacy `dependencies: [A, B]` means `A && B`)."""
-    text = depends if depends is not None and depends.strip() else ""
-    if not text and dependencies:
-        text = dependencies_to_depends(dependencies)
-    return parse_depends(text) if text else None
-
-
-def task_names(expr: DependsExpr) -> list[str]:
-    """The tasks a `depends` expression names, in order of first appearance."""
-    return sorted(expr.tasks(), key=lambda name: (expr.source.find(name), name))
-
-
-# `tasks.X`, `tasks["X"]`, `tasks['X']` inside a `when` ([ours]: implies a dependency on X).
-_TASK_REF = re.compile(r"""\btasks(?:\.([A-Za-z0-9_-]+)|\[\s*["']([^"']+)["']\s*\])""")
-
-
-def implied_dependencies(task: DAGTask) -> list[str]:
-    """Task names that `task` depends on: its `depends`/`dependencies` plus, **[ours]**, every
-    task referenced in its `when` (`tasks.X...`, `tasks["X"]...`). The caller filters names that
-    are not tasks of the same DAG. SpecError (no path) if `depends` is malformed."""
-    expr = task_dependencies(task.depends, task.dependencies)
-    names = task_names(expr) if expr is not None else []
-    if task.when:
-        for m in _TASK_REF.finditer(task.when):
-            name = m.group(1) or m.group(2)
-            if name not in names:
-                names.append(name)
-    return names
-
 
 class _Validator:
     def __init__(self, wf: Workflow, check_expression: ExpressionChecker | None) -> None:
@@ -107,6 +84,7 @@ class _Validator:
         self.check_templates()
         self.check_workflow_calls()
         self.check_unique_params(wf.spec.arguments.parameters, "$.spec.arguments.parameters")
+        self.check_node_references()
         if self.check_expression is not None:
             self.check_expressions(self.check_expression)
         effective_parameters(wf, parameters)
@@ -164,6 +142,17 @@ class _Validator:
             self.check_steps(t.steps, f"{path}.steps")
         if t.dag is not None:
             self.check_dag(t, f"{path}.dag")
+        if t.resource is not None and t.resource.creates_workflow():
+            self.check_child_manifest(t.resource.manifest or "", f"{path}.resource.manifest")
+
+    def check_child_manifest(self, manifest: str, path: str) -> None:
+        """A child Workflow manifest must itself load (its `{{ }}` are the parent's to fill)."""
+        from engine.spec.loader import load_text
+
+        try:
+            load_text(manifest, source=f"{self.wf.source or '<string>'} {path}")
+        except SpecError as e:
+            raise self.error(f"child workflow manifest: {e.message}", path) from None
 
     def check_unique_params(self, params: Sequence[Parameter], path: str) -> None:
         seen: set[str] = set()
@@ -232,6 +221,14 @@ class _Validator:
                     )
                 seen[step.name] = spath
                 self.check_call(step, spath)
+        for g, j, name, at in forward_step_references(groups):
+            reader = groups[g][j].name
+            when = "before it has run" if name == reader else f"which runs in group [{at}]"
+            raise self.error(
+                f"step {reader!r} in group [{g}] reads steps.{name}, {when}: a step can only"
+                " read steps of earlier groups",
+                f"{path}[{g}][{j}]",
+            )
 
     def check_dag(self, t: Template, path: str) -> None:
         assert t.dag is not None
@@ -247,23 +244,34 @@ class _Validator:
                 )
             index[task.name] = j
         edges: dict[str, list[str]] = {}
+        implied: dict[str, list[str]] = {}
         for j, task in enumerate(tasks):
             tpath = f"{path}.tasks[{j}]"
             self.check_call(task, tpath)
-            edges[task.name] = self.task_edges(task, tpath, index)
+            edges[task.name], implied[task.name] = self.task_edges(task, tpath, index)
         if t.dag.target and "{{" not in t.dag.target:
             for name in t.dag.target.split():
                 if name not in index:
                     raise self.error(f"target refers to unknown task {name!r}", f"{path}.target")
-        cycle = _find_cycle([task.name for task in tasks], edges)
+        cycle = find_cycle([task.name for task in tasks], edges)
         if cycle:
             first = index[cycle[0]]
+            # cycle[i + 1] runs after cycle[i]; say which of those edges only a reference makes
+            refs = [
+                f"{b} reads tasks.{a}"
+                for a, b in itertools.pairwise(cycle)
+                if a in implied[b]
+            ]
             raise self.error(
-                f"dependency cycle in DAG {t.name or 'inline'!r}: {' -> '.join(cycle)}",
+                f"dependency cycle in DAG {t.name or 'inline'!r}: {' -> '.join(cycle)}"
+                + (f" ({'; '.join(refs)})" if refs else ""),
                 f"{path}.tasks[{first}]",
             )
 
-    def task_edges(self, task: DAGTask, tpath: str, index: Mapping[str, int]) -> list[str]:
+    def task_edges(
+        self, task: DAGTask, tpath: str, index: Mapping[str, int]
+    ) -> tuple[list[str], list[str]]:
+        """(all dependencies, those only implied by references) of a task (`spec/graph.py`)."""
         if task.depends is not None and task.dependencies:
             raise self.error("use either depends or dependencies, not both", f"{tpath}.depends")
         expr: DependsExpr | None
@@ -273,7 +281,11 @@ class _Validator:
             raise self.error(e.message, f"{tpath}.depends") from None
         deps: list[str] = []
         if expr is not None:
-            for name in task_names(expr):
+            if task.depends is not None and task.depends.strip():
+                named = task_names(expr)
+            else:
+                named = list(dict.fromkeys(task.dependencies or []))
+            for name in named:
                 if name not in index:
                     if task.depends is not None and task.depends.strip():
                         where = f"{tpath}.depends"
@@ -281,11 +293,16 @@ class _Validator:
                         where = f"{tpath}.dependencies[{(task.dependencies or []).index(name)}]"
                     raise self.error(f"depends on unknown task {name!r}", where)
                 deps.append(name)
-        # [ours] a `when` that references another task of this DAG implies a dependency on it.
-        for name in implied_dependencies(task):
-            if name in index and name not in deps:
-                deps.append(name)
-        return deps
+        # [ours] a task that reads another task of this DAG (when, arguments, loops, hooks)
+        # depends on it; one that reads itself before it has run is a cycle of one.
+        if references_itself(task, "tasks"):
+            raise self.error(
+                f"dependency cycle: {task.name} -> {task.name} ({task.name} reads"
+                f" tasks.{task.name} before it has run)",
+                tpath,
+            )
+        implied = [n for n in implied_dependencies(task, index) if n not in deps]
+        return deps + implied, implied
 
     def check_call_name(self, name: str, path: str, what: str) -> None:
         if not NAME_RE.fullmatch(name):
@@ -359,7 +376,7 @@ class _Validator:
     def resolve(self, name: str, path: str) -> Template:
         t = self.templates.get(name)
         if t is None:
-            hint = _closest(name, list(self.templates))
+            hint = closest_name(name, list(self.templates))
             raise self.error(
                 f"unknown template {name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
                 path,
@@ -414,6 +431,13 @@ class _Validator:
             args = h.arguments if h.arguments is not None else spec.arguments
             self.check_inputs_supplied(target, args, h.template, path)
 
+    # ---- references to nodes
+
+    def check_node_references(self) -> None:
+        """[ours] Reads of `steps.X`, `tasks.X`, `exitHandlers.X` that can never resolve."""
+        for message, path in unknown_references(self.wf):
+            raise self.error(message, path)
+
     # ---- expressions
 
     def check_expressions(self, check: ExpressionChecker) -> None:
@@ -435,7 +459,7 @@ class _Validator:
 _RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 #: Struct fields (encoded names) whose strings are expressions, passed whole to the checker.
-_EXPRESSION_FIELDS = frozenset({"when", "expression"})
+_EXPRESSION_FIELDS = frozenset({"when", "expression", "successCondition"})
 
 
 @functools.cache
@@ -465,43 +489,6 @@ def _expressions(obj: Any, segs: list[Segment]) -> Iterator[tuple[str, list[Segm
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from _expressions(v, [*segs, str(k)])
-
-
-def _find_cycle(nodes: list[str], edges: Mapping[str, list[str]]) -> list[str] | None:
-    """A cycle as [a, b, ..., a] following dependency edges, or None."""
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(nodes, white)
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        color[n] = grey
-        stack.append(n)
-        for d in edges.get(n, []):
-            if color.get(d) == grey:
-                cyc = [*stack[stack.index(d) :], d]
-                # edges point to dependencies; show it in execution order (dependency first)
-                return list(reversed(cyc))
-            if color.get(d) == white:
-                found = visit(d)
-                if found:
-                    return found
-        stack.pop()
-        color[n] = black
-        return None
-
-    for n in nodes:
-        if color[n] == white:
-            found = visit(n)
-            if found:
-                return found
-    return None
-
-
-def _closest(name: str, candidates: list[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return matches[0] if matches else None
 
 
 def validate(
@@ -573,10 +560,10 @@ def _all_arguments(wf: Workflow) -> Iterator[Arguments]:
 def unsupported_features(wf: Workflow) -> list[str]:
     """Sorted names of features used by `wf` that the engine cannot run (empty: runnable).
 
-    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom, http,
-    initContainers, memoize, plugin, resource, sidecars, spec.suspend, suspend, synchronization,
-    templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath, valueFrom.supplied,
-    volumes, workflowTemplateRef.
+    Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom,
+    http.bodyFrom, http.headers.valueFrom, initContainers, memoize, plugin, resource, sidecars,
+    spec.suspend, suspend, synchronization, templateRef, valueFrom.event, valueFrom.jqFilter,
+    valueFrom.jsonPath, valueFrom.supplied, volumes, workflowTemplateRef.
     """
     found: set[str] = set()
     spec = wf.spec
@@ -595,8 +582,15 @@ def unsupported_features(wf: Workflow) -> list[str]:
     params: list[Parameter] = [p for a in _all_arguments(wf) for p in a.parameters]
     for t in _walk_templates(wf):
         for kind in template_kinds(t):
-            if kind not in ("container", "script", "steps", "dag"):
+            if kind not in ("container", "script", "steps", "dag", "http", "resource"):
                 found.add(kind)
+        if t.resource is not None and not t.resource.creates_workflow():
+            found.add("resource")
+        if t.http is not None:
+            if any(h.value_from is not None for h in t.http.headers):
+                found.add("http.headers.valueFrom")
+            if t.http.body_from is not None:
+                found.add("http.bodyFrom")
         if t.inputs.artifacts or t.outputs.artifacts:
             found.add("artifacts")
         for attr, label in (

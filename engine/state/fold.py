@@ -123,6 +123,9 @@ def _workflow_submitted(view: WorkflowView, event: WorkflowSubmitted) -> None:
     view.parameters = dict(event.parameters)
     view.executor = event.executor
     view.rules = event.rules
+    view.faults = dict(event.faults)
+    if event.parent_uid:
+        view.parent = (event.parent_uid, event.parent_name, event.parent_node)
     view.created_at = event.ts
 
 

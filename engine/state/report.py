@@ -55,14 +55,22 @@ def workflow_json(view: WorkflowView) -> dict[str, Any]:
         status["message"] = view.message
     if view.shutdown:
         status["shutdown"] = view.shutdown
+    metadata: dict[str, Any] = {
+        "name": view.name,
+        "uid": view.uid,
+        "creationTimestamp": rfc3339(view.created_at),
+    }
+    if view.parent is not None:
+        # A child workflow (a `resource` template's): owned by the run that created it.
+        metadata["ownerReferences"] = [{
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "uid": view.parent[0], "name": view.parent[1],
+        }]
+        metadata["annotations"] = {"exitflow.io/parent-node": view.parent[2]}
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
-        "metadata": {
-            "name": view.name,
-            "uid": view.uid,
-            "creationTimestamp": rfc3339(view.created_at),
-        },
+        "metadata": metadata,
         "spec": {
             "arguments": {
                 "parameters": [{"name": k, "value": v} for k, v in view.parameters.items()]

@@ -79,12 +79,14 @@ class WorkflowView:
         "created_at",
         "executor",
         "exit_status",
+        "faults",
         "finished_at",
         "message",
         "name",
         "nodes",
         "nodes_by_name",
         "parameters",
+        "parent",
         "phase",
         "rules",
         "seq",
@@ -104,6 +106,10 @@ class WorkflowView:
         self.executor = ""
         #: The reconciler rules this run was submitted under (events.RULES_VERSION).
         self.rules = 1
+        #: Injected faults of the run (WorkflowSubmitted.faults): pattern -> outcome.
+        self.faults: dict[str, str] = {}
+        #: (uid, name, node id) of the run that created this one as a child, or None.
+        self.parent: tuple[str, str, str] | None = None
         self.phase = PENDING
         #: `workflow.status` once the entrypoint is done (set by WorkflowExiting).
         self.exit_status: str | None = None

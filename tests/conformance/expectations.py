@@ -34,7 +34,7 @@ Phase = str | tuple[str, ...]
 
 # Reasons an example is not run.
 ARTIFACTS = "artifacts (inputs/outputs.artifacts need an artifact repository)"
-HTTP = "http template"
+HTTP = "needs network (its http template calls raw.githubusercontent.com)"
 SUSPEND = "suspend template"
 MEMOIZE = "memoize (needs a ConfigMap cache)"
 NODE_SELECTOR = "nodeSelector-unschedulable (needs Kubernetes scheduling)"

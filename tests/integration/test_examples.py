@@ -54,6 +54,18 @@ EXPECTED: dict[str, tuple[list[str], int, str, dict[str, str]]] = {
             "D": "Succeeded",
         },
     ),
+    "cleanup-starts-recovery.yaml": (
+        [],
+        1,
+        "Failed",
+        {"@root": "Failed", "@onExit": "Succeeded", "start-recovery": "Succeeded"},
+    ),
+    "notify-on-failure.yaml": (
+        [],
+        0,
+        "Succeeded",
+        {"@root": "Succeeded", "@onExit": "Succeeded", "post-status": "Skipped"},
+    ),
     "retry-deadline-exit.yaml": (
         [],
         1,

@@ -143,7 +143,13 @@ spec:
   - name: r
     resource: {action: create, manifest: "x"}
   - name: h
+    http: {url: "http://x", headers: [{name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}]}
+  - name: h2
     http: {url: "http://x"}
+  - name: r2
+    resource:
+      action: create
+      manifest: "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: c}"
   - name: o
     outputs:
       parameters: [{name: p, valueFrom: {jsonPath: "{.a}"}}]
@@ -155,7 +161,7 @@ spec:
         "artifacts",
         "daemon",
         "env.valueFrom",
-        "http",
+        "http.headers.valueFrom",
         "memoize",
         "resource",
         "suspend",

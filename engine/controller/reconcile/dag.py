@@ -4,9 +4,7 @@ Argo's assessDAGPhase.
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
@@ -21,10 +19,10 @@ from ...events import (
     SUCCEEDED,
     TASK_GROUP,
 )
-from ...expr import parse, template_references
-from ...expr.depends import dependencies_to_depends, parse_depends
-from ...naming import as_param, item_label
-from ...spec import Template
+from ...expr import DependsExpr
+from ...naming import item_label
+from ...spec import DAGTemplate, Template
+from ...spec.graph import ALL_FIELDS, RULES1_FIELDS, DagGraph, dag_graph, evaluation_depends
 from ...state.view import NodeView
 from .loops import _with_item
 from .model import _continues_on, _Ctx
@@ -45,22 +43,6 @@ class _DepInfo:
             if node is not None and node.type == TASK_GROUP
             else []
         )
-
-
-def _strip_tags(text: str) -> str:
-    return re.sub(r"\{\{=?\s*([^}]*?)\s*\}\}", r"\1", text)
-
-
-def _ancestors(targets: Sequence[str], deps: Mapping[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = [t for t in targets if t in deps]
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        stack.extend(d for d in deps.get(t, ()) if d in deps)
-    return seen
 
 
 def _execute_dag(
@@ -87,13 +69,13 @@ def _execute_dag(
     )
     child_ctx = _Ctx(node.id, ctx.role)
     tasks = {t.name: t for t in dag.tasks}
-    deps = {t.name: self._task_dependencies(template_name, t, tasks) for t in dag.tasks}
+    graph, depends = self._dag_graph(dag)
+    deps = graph.deps
     if dag.target:
         targets = self._render_lenient(dag.target, self._dag_scope(node, tmpl, inputs)).split()
     else:
-        depended = {d for ds in deps.values() for d in ds}
-        targets = [t.name for t in dag.tasks if t.name not in depended]
-    relevant = _ancestors(targets, deps)
+        targets = graph.leaves()
+    relevant = graph.ancestors(targets)
     fail_fast = dag.fail_fast is not False
 
     def settled(task_name: str) -> bool:
@@ -120,11 +102,16 @@ def _execute_dag(
         if tnode is None:
             if not all(settled(d) for d in deps[task.name]):
                 continue
-            depends_text = self._depends_text(task)
-            if depends_text:
+            if task.depends or task.dependencies:
                 try:
-                    expr = self._depends(template_name, task.name, depends_text)
-                    go = expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
+                    if task.name not in depends:
+                        # rules >= 2: a bare dependency on a task with continueOn accepts
+                        # its Failed/Errored phase too (Argo `expandDependency`).
+                        depends[task.name] = evaluation_depends(
+                            task, tasks, continue_on=self.view.rules >= 2
+                        )
+                    expr = depends[task.name]
+                    go = expr is None or expr.evaluate(lambda t: _DepInfo(self, f"{name}.{t}"))
                 except ExpressionError as e:
                     self._settle(
                         tname,
@@ -249,55 +236,15 @@ def _execute_task(
         self._finish(group, worst)
 
 
-def _depends_text(self: Operator, task: Any) -> str:
-    if task.depends:
-        return str(task.depends)
-    if task.dependencies:
-        return dependencies_to_depends(list(task.dependencies))
-    return ""
-
-
-def _depends(self: Operator, template_name: str, task_name: str, text: str) -> Any:
-    key = (template_name, task_name)
-    cached = self._depends_cache.get(key)
-    if cached is None:
-        cached = parse_depends(text)
-        self._depends_cache[key] = cached
-    return cached
-
-
-def _task_dependencies(
-    self: Operator, template_name: str, task: Any, tasks: Mapping[str, Any]
-) -> set[str]:
-    deps: set[str] = set()
-    text = self._depends_text(task)
-    if text:
-        deps |= set(self._depends(template_name, task.name, text).tasks())
-    # [ours] a `when` that references another task implies a dependency on it.
-    if task.when:
-        refs: set[str] = set(template_references(task.when))
-        with contextlib.suppress(ExpressionError):
-            refs |= set(parse(_strip_tags(task.when)).references())
-        for ref in refs:
-            parts = ref.split(".")
-            if (
-                len(parts) >= 2
-                and parts[0] == "tasks"
-                and parts[1] in tasks
-                and parts[1] != task.name
-            ):
-                deps.add(parts[1])
-    for arg in (task.arguments.parameters if task.arguments else None) or []:
-        for ref in template_references(as_param(arg.value) if arg.value is not None else ""):
-            parts = ref.split(".")
-            if (
-                len(parts) >= 2
-                and parts[0] == "tasks"
-                and parts[1] in tasks
-                and parts[1] != task.name
-            ):
-                deps.add(parts[1])
-    return deps
+def _dag_graph(self: Operator, dag: DAGTemplate) -> tuple[DagGraph, dict[str, DependsExpr | None]]:
+    """What each task depends on (`spec/graph.py`): under rules 1, only references in `when`
+    and arguments implied a dependency; from rules 2, also those in loops and hooks."""
+    hit = self._graphs.get(id(dag))
+    if hit is None or hit[0] is not dag:
+        fields = ALL_FIELDS if self.view.rules >= 2 else RULES1_FIELDS
+        hit = (dag, dag_graph(dag, fields), {})
+        self._graphs[id(dag)] = hit
+    return hit[1], hit[2]
 
 
 def _assess_dag(
@@ -305,7 +252,7 @@ def _assess_dag(
     name: str,
     targets: list[str],
     tasks: Mapping[str, Any],
-    deps: Mapping[str, set[str]],
+    deps: Mapping[str, frozenset[str]],
     fail_fast: bool,
 ) -> str:
     """Argo's assessDAGPhase: Running while any created task is unfinished; then the branch

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...events import (
     FAILED,
-    POD,
+    WORK_TYPES,
 )
 from .model import _Ctx
 
@@ -49,7 +49,7 @@ def _enforce_shutdown_and_deadline(self: Operator) -> None:
     if self.view.shutdown is None and (deadline is None or self.now < deadline):
         return  # `_blocked_reason` is None for every node: nothing to stop
     for node in list(self.view.nodes.values()):
-        if node.type != POD or node.fulfilled:
+        if node.type not in WORK_TYPES or node.fulfilled:
             continue
         reason = self._blocked_reason(_Ctx(node.boundary_id, node.role))
         if reason is not None:

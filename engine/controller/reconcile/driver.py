@@ -13,7 +13,6 @@ the durable log ends. Times used for deadlines, timeouts and backoff come from l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ...errors import ExpressionError
 from ...events import (
@@ -33,12 +32,14 @@ from ...events import (
     WorkflowStarted,
 )
 from ...executors.base import Job, JobResult
+from ...expr import DependsExpr
 from ...naming import node_id
-from ...spec import Template, Workflow
+from ...spec import DAGTemplate, Template, Workflow
+from ...spec.graph import DagGraph
 from ...state.fold import apply
 from ...state.view import NodeView, WorkflowView
 from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps
-from .model import Decision, _Ctx, _kind, _PodWork
+from .model import Decision, _Ctx, _kind, _PodWork, _runs_as_work
 
 
 class Operator:
@@ -50,7 +51,8 @@ class Operator:
         self.wf = workflow
         self.spec = workflow.spec
         self.templates: dict[str, Template] = {t.name: t for t in self.spec.templates}
-        self._depends_cache: dict[tuple[str, str], Any] = {}
+        #: id(dag) -> (dag, its graph, task name -> the expression deciding it runs)
+        self._graphs: dict[int, tuple[DAGTemplate, DagGraph, dict[str, DependsExpr | None]]] = {}
         self._pods: dict[str, _PodWork] = {}
         #: node id -> (work, (attempt, start), job) of the last job built for that node.
         self._built: dict[str, tuple[_PodWork, tuple[int, float], Job]] = {}
@@ -279,7 +281,7 @@ class Operator:
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
         kind = _kind(tmpl)
-        if kind in ("container", "script"):
+        if kind in ("container", "script") or (self.view.rules >= 2 and _runs_as_work(tmpl)):
             return self._execute_pod(
                 name,
                 tmpl,
@@ -343,6 +345,7 @@ class Operator:
     running_pods = pods.running_pods
     job_for = pods.job_for
     _execute_pod = pods._execute_pod
+    _inject_fault = pods._inject_fault
     _pod_problem = pods._pod_problem
     _may_start_pod = pods._may_start_pod
     _boundary_allows = pods._boundary_allows
@@ -362,15 +365,14 @@ class Operator:
     _execute_steps = steps._execute_steps
     _execute_step_group = steps._execute_step_group
     _run_task_or_step = steps._run_task_or_step
+    _when_error = steps._when_error
     _step_template = steps._step_template
 
     # ---- dag.py
     _execute_dag = dag._execute_dag
     _task_hooks_settled = dag._task_hooks_settled
     _execute_task = dag._execute_task
-    _depends_text = dag._depends_text
-    _depends = dag._depends
-    _task_dependencies = dag._task_dependencies
+    _dag_graph = dag._dag_graph
     _assess_dag = dag._assess_dag
 
     # ---- hooks.py
@@ -380,3 +382,4 @@ class Operator:
     _start_exit_handler = hooks._start_exit_handler
     _hooks_done = hooks._hooks_done
     _execute_hook = hooks._execute_hook
+    _in_workflow_handler = hooks._in_workflow_handler

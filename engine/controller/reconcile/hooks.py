@@ -287,3 +287,17 @@ def _execute_hook(
             )
         return node
     return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
+
+
+def _in_workflow_handler(self: Operator, node: NodeView) -> bool:
+    """Whether `node` belongs to a workflow-level exit handler (left out of
+    `workflow.failures`). Rules 1 also left out step/task exit hooks; from rules 2 they are
+    listed, as in Argo (`workflow.failures` is taken before the handler starts)."""
+    if node.role != ROLE_EXIT:
+        return False
+    if self.view.rules < 2:
+        return True
+    root = node
+    while root.parent_id is not None:
+        root = self.view.nodes[root.parent_id]
+    return root.name != self.view.name

@@ -10,11 +10,14 @@ from typing import Any
 from ...events import (
     ERROR,
     FAILED,
+    POD_TYPE,
     ROLE_EXIT,
     Event,
 )
 from ...spec import Template
 from ...store.base import LogRecord
+
+POD = POD_TYPE
 
 
 @dataclass
@@ -72,6 +75,14 @@ def _kind(tmpl: Template) -> str:
         _KINDS.clear()
     _KINDS[id(tmpl)] = (tmpl, kind)
     return kind
+
+
+def _runs_as_work(tmpl: Template) -> bool:
+    """Templates run like a Pod since rules 2: `http` (an HTTP node) and a `resource` that
+    creates a child Workflow (a Pod node whose work the controller does)."""
+    if tmpl.http is not None:
+        return True
+    return tmpl.resource is not None and tmpl.resource.creates_workflow()
 
 
 def _find_kind(tmpl: Template) -> str:

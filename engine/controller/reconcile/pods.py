@@ -12,13 +12,15 @@ from ...errors import ExpressionError
 from ...events import (
     DAG,
     ERROR,
+    HTTP_TYPE,
     PENDING,
-    POD,
     ROLE_EXIT,
     RUNNING,
     STEPS,
     SUCCEEDED,
+    WORK_TYPES,
     NodeAttemptLost,
+    NodeFinished,
     NodeLogged,
     NodeOutputs,
 )
@@ -28,12 +30,19 @@ from ...naming import as_param, idempotency_key
 from ...spec import Template, parse_duration
 from ...state.view import NodeView
 from ...store.base import LogRecord
-from .model import _Ctx, _kind, _PodWork
+from ..children import child_workflow
+from ..faults import fault_outcome, match_fault
+from ..http_call import http_request
+from .model import POD, _Ctx, _kind, _PodWork, _runs_as_work
 from .retries import retry_index
 from .scopes import _nest
 
 if TYPE_CHECKING:
     from .driver import Operator
+
+
+#: Argo's node type of an `http` template (run by the HTTP executor; see http_call).
+HTTP = HTTP_TYPE
 
 
 MAX_OUTPUT_CHARS = 256 * 1024
@@ -99,7 +108,7 @@ def lose_attempt(self: Operator, node: NodeView, reason: str) -> None:
 
 def running_pods(self: Operator) -> list[NodeView]:
     """Pod nodes that are Running in the state (for recovery)."""
-    return [n for n in self.view.nodes.values() if n.type == POD and n.phase == RUNNING]
+    return [n for n in self.view.nodes.values() if n.type in WORK_TYPES and n.phase == RUNNING]
 
 
 def job_for(self: Operator, node: NodeView) -> Job | None:
@@ -109,7 +118,7 @@ def job_for(self: Operator, node: NodeView) -> Job | None:
         # Not reached by the last walk of the tree: rebuild the work from the node's own
         # recorded template and inputs (the log is the truth).
         tmpl = self.templates.get(node.template_name)
-        if tmpl is None or _kind(tmpl) not in ("container", "script"):
+        if tmpl is None or not (_kind(tmpl) in ("container", "script") or _runs_as_work(tmpl)):
             return None
         work = _PodWork(
             tmpl, dict(node.inputs), _Ctx(node.boundary_id, node.role), retry_index(node.name)
@@ -137,7 +146,7 @@ def _execute_pod(
             return None
         node = self._init_node(
             name,
-            POD,
+            HTTP if tmpl.http is not None else POD,
             display_name=display_name,
             template_name=template_name,
             parent=parent,
@@ -147,6 +156,8 @@ def _execute_pod(
         problem = self._pod_problem(node, work)
         if problem is not None:
             self._finish(node, ERROR, problem)
+            return node
+        if self.view.faults and self.view.rules >= 2 and self._inject_fault(node):
             return node
         self._pods[node.id] = work
         self._start(node)
@@ -161,6 +172,27 @@ def _execute_pod(
     if job_deadline is not None and node.phase == RUNNING:
         self.decision.wake(job_deadline)
     return node
+
+
+def _inject_fault(self: Operator, node: NodeView) -> bool:
+    """`exitflow run --fail`: end a matching node as injected, without running it."""
+    outcome = match_fault(self.view.faults, node.display_name, self.view.name)
+    if outcome is None:
+        return False
+    phase, message, code = fault_outcome(outcome)
+    outputs = NodeOutputs(exit_code=code)
+    self._emit(
+        NodeFinished(
+            ts=self.now,
+            node_id=node.id,
+            phase=phase,
+            message=message,
+            outputs=outputs,
+            injected=True,
+        )
+    )
+    self.decision.wake(self.now)  # its parent (e.g. a retry) may decide more at once
+    return True
 
 
 def _pod_problem(self: Operator, node: NodeView, work: _PodWork) -> str | None:
@@ -239,8 +271,6 @@ def _build_job(self: Operator, node: NodeView, work: _PodWork) -> Job:
 
 def _make_job(self: Operator, node: NodeView, work: _PodWork) -> Job:
     tmpl = work.template
-    body = tmpl.container if tmpl.container is not None else tmpl.script
-    assert body is not None
     scopes: list[dict[str, Any]] = []
 
     def r(text: str) -> str:
@@ -249,6 +279,34 @@ def _make_job(self: Operator, node: NodeView, work: _PodWork) -> Job:
         if not scopes:
             scopes.append(self._pod_scope(work, node))
         return self._render_strict(text, scopes[0])
+
+    if tmpl.resource is not None:
+        key = idempotency_key(self.view.uid, node.id)
+        manifest = self._render_lenient(tmpl.resource.manifest or "", self._pod_scope(work, node))
+        return Job(
+            workflow_name=self.view.name,
+            workflow_uid=self.view.uid,
+            node_id=node.id,
+            node_name=node.name,
+            attempt=max(node.attempt, 1),
+            retry=work.retry,
+            idempotency_key=key,
+            child=child_workflow(tmpl.resource, manifest, key),
+        )
+    if tmpl.http is not None:
+        return Job(
+            workflow_name=self.view.name,
+            workflow_uid=self.view.uid,
+            node_id=node.id,
+            node_name=node.name,
+            attempt=max(node.attempt, 1),
+            retry=work.retry,
+            idempotency_key=idempotency_key(self.view.uid, node.id),
+            deadline=self._job_deadline(node, work),
+            http=http_request(tmpl.http, r),
+        )
+    body = tmpl.container if tmpl.container is not None else tmpl.script
+    assert body is not None
 
     env: dict[str, str] = {}
     for var in body.env or []:

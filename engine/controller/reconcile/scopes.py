@@ -16,7 +16,6 @@ from ...events import (
     FAILED,
     OMITTED,
     PENDING,
-    ROLE_EXIT,
     RUNNING,
     SKIPPED,
     STEP_GROUP,
@@ -159,6 +158,11 @@ def _exit_scope(self: Operator) -> dict[str, Any]:
     tasks/steps (`tasks.X.phase`), and the handlers before it (`exitHandlers.NAME.status`)."""
     scope = self._global_scope()
     entry = self.view.node(self.view.name)
+    if entry is not None and self.view.rules >= 2 and self.spec.entrypoint:
+        # [ours] `steps.<entrypoint>` / `tasks.<entrypoint>` is the entrypoint node (its
+        # own steps/tasks, added next, win a clash of names).
+        for root in ("steps", "tasks"):
+            self._add_node_vars(scope, f"{root}.{self.spec.entrypoint}", entry)
     if entry is not None:
         prefix = "tasks" if entry.type == DAG else "steps"
         for n in self.view.nodes.values():
@@ -188,7 +192,7 @@ def _failures_json(self: Operator) -> str:
             "finishedAt": rfc3339(n.finished_at),
         }
         for n in self.view.nodes.values()
-        if n.phase in (FAILED, ERROR) and n.role != ROLE_EXIT
+        if n.phase in (FAILED, ERROR) and not self._in_workflow_handler(n)
     ]
     return json.dumps(failures) if failures else "null"
 

@@ -100,6 +100,7 @@ def _execute_step_group(
     failed: list[NodeView] = []
     fail_fast = tmpl.fail_fast is True
     stop_creating = False
+    group_error: str | None = None
     # First pass: failures already known stop new work when failFast is asked for.
     for child_id in gnode.children:
         known = self.view.nodes[child_id]
@@ -149,6 +150,14 @@ def _execute_step_group(
             if child is None:
                 if stop_creating:
                     continue
+                if step.when and self.view.rules >= 2:
+                    # Argo: a `when` that cannot be evaluated errors the group itself
+                    # (continueOn does not cover it); nothing more starts in it.
+                    when_error = self._when_error(step.when, item_scope)
+                    if when_error is not None:
+                        group_error = group_error or when_error
+                        stop_creating = True
+                        continue
                 child = self._run_task_or_step(
                     cname, cdisplay, step, item_scope, parent=gnode, ctx=ctx
                 )
@@ -170,7 +179,9 @@ def _execute_step_group(
                 stop_creating = stop_creating or fail_fast
     if not all_done:
         return gnode
-    if failed:
+    if group_error is not None:
+        self._finish(gnode, ERROR, group_error)
+    elif failed:
         first = failed[0]
         message = f"child '{first.id}' failed"
         if fail_fast and tmpl.parallelism is not None:
@@ -246,6 +257,15 @@ def _run_task_or_step(
         self._finish(node, ERROR, str(e))
         return node
     return self._execute(name, tmpl, tname, args, parent=parent, ctx=ctx, display_name=display)
+
+
+def _when_error(self: Operator, when: str, scope: Mapping[str, Any]) -> str | None:
+    """Why `when` cannot be evaluated to a boolean in `scope`, or None."""
+    try:
+        evaluate_bool(self._render_strict(when, scope), _nest(scope))
+    except ExpressionError as e:
+        return str(e)
+    return None
 
 
 def _step_template(self: Operator, step: Any) -> tuple[Template | None, str]:

@@ -27,6 +27,28 @@ OMITTED: Final = "Omitted"
 #: Workflow-only phase while exit handlers run [ours].
 EXIT_PHASE: Final = "ExitPhase"
 
+#: Node types as Argo names them (`NodeInitialized.node_type`). `SKIPPED_TYPE` is the type of a
+#: node decided without running (its phase may be Skipped, Omitted, Failed or Error).
+POD: Final = "Pod"
+STEPS: Final = "Steps"
+STEP_GROUP: Final = "StepGroup"
+DAG: Final = "DAG"
+TASK_GROUP: Final = "TaskGroup"
+RETRY: Final = "Retry"
+SKIPPED_TYPE: Final = "Skipped"
+SUSPEND: Final = "Suspend"
+HTTP: Final = "HTTP"
+NODE_TYPES: Final = frozenset(
+    {POD, STEPS, STEP_GROUP, DAG, TASK_GROUP, RETRY, SKIPPED_TYPE, SUSPEND, HTTP}
+)
+#: Node roles (`NodeInitialized.role`): "" for ordinary nodes, an exit handler/`onExit` hook, or
+#: an expression hook.
+ROLE_EXIT: Final = "exit"
+ROLE_HOOK: Final = "hook"
+#: Shutdown strategies (`ShutdownRequested.strategy`, `view.shutdown`).
+STOP: Final = "Stop"
+TERMINATE: Final = "Terminate"
+
 #: Version of the reconciler's rules. A run records the version it was submitted under
 #: (`WorkflowSubmitted.rules`) and is decided by those rules for its whole life, so recovery,
 #: replay and `verify` of a run recorded before a rule changed re-derive exactly what was recorded.
@@ -36,8 +58,8 @@ RULES_VERSION: Final = 2
 
 #: Node types whose work an executor runs: Argo's `Pod`, and `HTTP` (an `http` template's
 #: request, sent by the HTTP executor).
-POD_TYPE: Final = "Pod"
-HTTP_TYPE: Final = "HTTP"
+POD_TYPE: Final = POD
+HTTP_TYPE: Final = HTTP
 WORK_TYPES: Final = frozenset({POD_TYPE, HTTP_TYPE})
 
 FULFILLED: Final = frozenset({SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED})
@@ -89,7 +111,7 @@ class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):
 class ShutdownRequested(Event, frozen=True, kw_only=True, tag="ShutdownRequested"):
     """`exitflow stop` (exit handlers still run) or `exitflow terminate` (they do not)."""
 
-    strategy: str  # "Stop" | "Terminate"
+    strategy: str  # STOP | TERMINATE
 
 
 class WorkflowExiting(Event, frozen=True, kw_only=True, tag="WorkflowExiting"):

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from ..events import (
+    PENDING,
     AnyEvent,
     NodeAttemptLost,
     NodeFinished,
@@ -95,7 +96,7 @@ def details(event: AnyEvent) -> str:
             parts.append(f"{event.node_type}")
             if event.template_name:
                 parts.append(f"template={event.template_name}")
-            if event.phase != "Pending":
+            if event.phase != PENDING:
                 parts.append(f"phase={event.phase}")
             if event.role:
                 parts.append(f"role={event.role}")

@@ -14,6 +14,7 @@ import anyio
 import click
 
 from ..errors import ExitflowError
+from ..events import ERROR, FAILED, SUCCEEDED
 from .terminal import Terminal
 
 T = TypeVar("T")
@@ -22,7 +23,7 @@ EXIT_SUCCEEDED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ERROR = 3
-PHASE_EXIT = {"Succeeded": EXIT_SUCCEEDED, "Failed": EXIT_FAILED, "Error": EXIT_ERROR}
+PHASE_EXIT = {SUCCEEDED: EXIT_SUCCEEDED, FAILED: EXIT_FAILED, ERROR: EXIT_ERROR}
 
 terminal = Terminal()
 

@@ -17,6 +17,7 @@ from ..api import (
     store_exists,
 )
 from ..errors import ControllerBusyError, WorkflowNotFoundError
+from ..events import STOP, TERMINATE
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store.locate import AnyStore
@@ -180,7 +181,7 @@ async def _command(name: str, db: str | None, command: str) -> str:
 @run_async
 async def stop(name: str, db: str | None) -> None:
     """Fail running work, start no new work; exit handlers still run."""
-    terminal.line(await _command(name, db, "Stop"))
+    terminal.line(await _command(name, db, STOP))
 
 
 @click.command()
@@ -189,7 +190,7 @@ async def stop(name: str, db: str | None) -> None:
 @run_async
 async def terminate(name: str, db: str | None) -> None:
     """Kill all work immediately; no exit handlers run (recorded in the log)."""
-    terminal.line(await _command(name, db, "Terminate"))
+    terminal.line(await _command(name, db, TERMINATE))
 
 
 _ = PHASE_EXIT

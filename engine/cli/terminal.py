@@ -15,20 +15,34 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ..events import (
+    ERROR,
+    EXIT_PHASE,
+    FAILED,
+    OMITTED,
+    PENDING,
+    POD,
+    RUNNING,
+    SKIPPED,
+    SKIPPED_TYPE,
+    STEP_GROUP,
+    SUCCEEDED,
+    TASK_GROUP,
+)
 from ..state.view import NodeView, WorkflowView
 
 PHASE_STYLE = {
-    "Succeeded": ("✔", "green"),
-    "Failed": ("✖", "red"),
-    "Error": ("⚠", "red"),
-    "Skipped": ("○", "dim"),
-    "Omitted": ("-", "dim"),
-    "Running": ("●", "cyan"),
-    "Pending": ("◷", "yellow"),
-    "ExitPhase": ("●", "magenta"),
+    SUCCEEDED: ("✔", "green"),
+    FAILED: ("✖", "red"),
+    ERROR: ("⚠", "red"),
+    SKIPPED: ("○", "dim"),
+    OMITTED: ("-", "dim"),
+    RUNNING: ("●", "cyan"),
+    PENDING: ("◷", "yellow"),
+    EXIT_PHASE: ("●", "magenta"),
 }
 #: Node types shown only through their children (as `argo get` does).
-_HIDDEN = {"StepGroup", "TaskGroup"}
+_HIDDEN = {STEP_GROUP, TASK_GROUP}
 
 #: C0/C1 controls, DEL, and the Unicode line separators and bidirectional overrides: text from
 #: users and steps that could move the cursor, retitle the terminal (OSC) or reorder what is shown.
@@ -142,8 +156,8 @@ def _label(node: NodeView, now: float | None = None) -> Text:
     icon, style = PHASE_STYLE.get(node.phase, ("?", ""))
     text = Text()
     text.append(f"{icon} ", style=style)
-    text.append(escape_controls(node.display_name), style="bold" if node.type != "Pod" else "")
-    if node.template_name and node.type != "Skipped":
+    text.append(escape_controls(node.display_name), style="bold" if node.type != POD else "")
+    if node.template_name and node.type != SKIPPED_TYPE:
         text.append(f"  {escape_controls(node.template_name)}", style="dim")
     text.append(f"  {node.phase}", style=style)
     dur = _duration(node.started_at, node.finished_at, now)

@@ -28,7 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..errors import ExitflowError, FencedError, StoreError, WorkflowNotFoundError
-from ..events import ShutdownRequested
+from ..events import STOP, TERMINATE, ShutdownRequested
 from ..spec import Workflow, load_text
 from ..state.fold import fold
 from ..state.view import WorkflowView
@@ -36,7 +36,7 @@ from ..store.base import EventStore
 from .pool import ExecutorPool
 from .runner import Clock, RecoveryGate, WorkflowRunner
 
-COMMANDS = ("Stop", "Terminate")
+COMMANDS = (STOP, TERMINATE)
 
 #: How often the daemon looks for new submissions and commands (seconds).
 POLL_INTERVAL = 0.02
@@ -271,7 +271,7 @@ class Controller:
         # No runner will drive it in this process: record the request in its log.
         records = await self.store.read(uid)
         view = fold(r.event for r in records)
-        if view.finished or view.shutdown in (command, "Terminate"):
+        if view.finished or view.shutdown in (command, TERMINATE):
             return
         event = ShutdownRequested(ts=self.clock(), strategy=command)
         await self.store.append(uid, view.seq + 1, [event])

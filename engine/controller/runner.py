@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import WORK_TYPES, ShutdownRequested, WorkflowCompleted
+from ..events import STOP, TERMINATE, WORK_TYPES, ShutdownRequested, WorkflowCompleted
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
@@ -193,7 +193,7 @@ class WorkflowRunner:
     def _take_command(self) -> str | None:
         if not self._pending_commands:
             return None
-        command = "Terminate" if "Terminate" in self._pending_commands else "Stop"
+        command = TERMINATE if TERMINATE in self._pending_commands else STOP
         self._pending_commands.clear()
         return command
 
@@ -347,7 +347,7 @@ class WorkflowRunner:
             and view.shutdown
             not in (
                 command,
-                "Terminate",
+                TERMINATE,
             )
         ):
             event = ShutdownRequested(ts=op.now, strategy=command)

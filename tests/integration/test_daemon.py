@@ -49,6 +49,15 @@ spec:
 """
 
 
+#: SLOW_STEP whose `slow` step runs until the test creates the file `gate` (no race with a clock).
+GATED_STEP = SLOW_STEP.replace(
+    'parameters: [{name: seconds, value: "30"}]', 'parameters: [{name: gate, value: ""}]'
+).replace(
+    "sleep {{workflow.parameters.seconds}}",
+    "while [ ! -e {{workflow.parameters.gate}} ]; do sleep 0.05; done",
+)
+
+
 class Daemon:
     """An `exitflow daemon` process; its stderr goes to a file the test can read."""
 
@@ -251,12 +260,16 @@ def test_sigterm_drains_or_hands_over(tmp_path: Path, daemons: list[Daemon], gra
     handed to the next start, which re-runs it with the same key and attempt 2."""
     db = tmp_path / "x.db"
     spec = tmp_path / "slow.yaml"
-    spec.write_text(SLOW_STEP)
+    spec.write_text(GATED_STEP)
+    gate = tmp_path / "gate"
     first = _start(daemons, db, "--grace", grace).ready()
-    name = exitflow("submit", str(spec), "--db", str(db), "-p", "seconds=1", "-o",
+    name = exitflow("submit", str(spec), "--db", str(db), "-p", f"gate={gate}", "-o",
                     "name").stdout.strip()
     _wait_node_running(db, name, "slow")
     first.signal(signal.SIGTERM)
+    first.wait_for("taking no new work")
+    if grace == "10":
+        gate.touch()  # the step finishes within the grace, after the daemon took no new work
     assert first.wait() == 0, first.stderr
     assert "stopped" in first.stderr
     wf = exitflow("get", name, "--db", str(db), "-o", "json").json()
@@ -266,6 +279,7 @@ def test_sigterm_drains_or_hands_over(tmp_path: Path, daemons: list[Daemon], gra
     else:
         assert p["slow"] == "Running"  # handed over
     assert "next" not in p  # no new work after SIGTERM
+    gate.touch()
     _start(daemons, db).ready()
     wf = _wait_phase(db, name, {"Succeeded", "Failed", "Error"})
     assert wf["status"]["phase"] == "Succeeded"

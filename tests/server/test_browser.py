@@ -124,6 +124,33 @@ def test_failed_step_with_the_green_exit_handler_beside_it(page: Any, daemon: Se
     _shot(page, "run-onexit")
 
 
+def test_the_dag_of_the_brief_with_its_exit_handlers(page: Any, daemon: Served) -> None:
+    """The brief's DAG with `should-fail=true`: run-task red, both exit handlers (the one behind
+    the brief's `steps.main.status == Failed || tasks.run-task.status == Failed`, and the
+    unconditional cleanup) green and marked EXIT."""
+    body = yaml.safe_load((EXAMPLES / "dag-exit-handlers.yaml").read_text())
+    body["spec"]["arguments"]["parameters"] = [{"name": "should-fail", "value": "true"}]
+    name = submit(daemon, body)["metadata"]["name"]
+    daemon.wait_phase(name, {"Failed"})
+    _open_run(page, daemon, name)
+    page.wait_for_selector("#main[data-phase=Failed]")
+    task = 'g.node[data-name="run-task"]'
+    assert page.locator(f"{task}[data-phase=Failed]").count() == 1
+    assert page.locator(f"{task} .dot").evaluate("e => getComputedStyle(e).fill") == RED
+    for handler in ("fail-task", "always-run-cleanup"):
+        node = f'g.node[data-role="exit"][data-name="{handler}"]'
+        assert page.locator(f"{node}[data-phase=Succeeded]").count() == 1, handler
+        assert page.locator(f"{node} .dot").evaluate("e => getComputedStyle(e).fill") == GREEN
+        assert page.locator(f"{node} .tagtext").text_content() == "EXIT"
+    page.locator('g.node[data-name="fail-task"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#node-logs')?.textContent.includes('run-task failed')")
+    assert f"run-task failed in {name}: status Failed" in page.locator(
+        "#node-logs").text_content()
+    _shot(page, "run-dag-brief")
+
+
 def test_the_slider_moves_the_run_back_in_time(page: Any, daemon: Served) -> None:
     wf = submit(daemon, yaml.safe_load((EXAMPLES / "retry-deadline-exit.yaml").read_text()))
     name = wf["metadata"]["name"]

@@ -138,7 +138,7 @@ async def template_get(name: str, cluster: bool, db: str | None) -> None:
     finally:
         await objects.aclose()
         await store.aclose()
-    terminal.line(record.yaml.rstrip("\n"))
+    terminal.document(record.yaml.rstrip("\n"))
 
 
 @template.command("delete")
@@ -263,7 +263,7 @@ async def cron_get(name: str, db: str | None, output: str | None) -> None:
         await objects.aclose()
         await store.aclose()
     if output == "yaml":
-        terminal.line(record.yaml.rstrip("\n"))
+        terminal.document(record.yaml.rstrip("\n"))
         return
     status = _cron_status(record, ticks, time.time())
     if output == "json":

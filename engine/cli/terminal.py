@@ -64,6 +64,17 @@ def escape_controls(text: str) -> str:
     return _CONTROL.sub(_escape_one, text)
 
 
+#: The same, but keeping the line breaks and tabs of a multi-line document (YAML as stored).
+_CONTROL_IN_DOCUMENT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escape_document(text: str) -> str:
+    """`escape_controls` for a document printed whole: its lines and tabs stay as they are."""
+    return _CONTROL_IN_DOCUMENT.sub(_escape_one, text)
+
+
 def plain(text: str, style: str = "") -> Text:
     """User or step text as rich Text: never markup, control characters escaped."""
     return Text(escape_controls(text), style=style)
@@ -88,6 +99,11 @@ class Terminal:
 
     def line(self, text: str) -> None:
         sys.stdout.write(escape_controls(text) + "\n")
+        sys.stdout.flush()
+
+    def document(self, text: str) -> None:
+        """A multi-line document (a stored template or CronWorkflow), lines kept."""
+        sys.stdout.write(escape_document(text) + "\n")
         sys.stdout.flush()
 
     def error(self, message: str) -> None:

@@ -381,6 +381,17 @@ def _check_limits(text: str, source: str) -> None:
                 close(nodes, height)
             elif isinstance(event, yaml.DocumentEndEvent):
                 sizes.clear()  # anchors are per document
+    except yaml.MarkedYAMLError as e:
+        if "maximum nesting depth" in str(e.problem or ""):
+            # libyaml (PyYAML >= 6.0.3) scans a flow collection ahead and refuses 1,000 levels
+            # before the first event reaches the check above: the same limit, said the same way.
+            mark = e.problem_mark
+            found = (f"nested more than {max_depth} deep" if max_depth < 1000
+                     else "nested deeper than libyaml allows (1000)")
+            raise SpecError(YAML_DEPTH.exceeded(found),
+                            line=mark.line + 1 if mark is not None else None,
+                            source=source) from None
+        return  # `_documents` reports it with its line
     except yaml.YAMLError:
         return  # `_documents` reports it with its line
     finally:

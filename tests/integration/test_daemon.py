@@ -291,6 +291,9 @@ def test_sigterm_drains_or_hands_over(tmp_path: Path, daemons: list[Daemon], gra
     keys = {line.split()[1] for line in logs}
     assert len(keys) == 1  # the same idempotency key for both attempts
     anyio.run(_verify_all, db)
+    # Re-derivation too: the drain's last commit (results only) and the next start's decisions.
+    verified = exitflow("verify", "--db", str(db))
+    assert verified.code == 0, verified.stdout + verified.stderr
 
 
 def test_second_daemon_is_a_standby_or_refuses(tmp_path: Path, daemons: list[Daemon]) -> None:

@@ -46,6 +46,7 @@ as_pg() { runuser -u postgres -- "$@"; }
 
 if [ -f "$STATE/url" ] && [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     say "already running: $(cat "$STATE/url")"
+    rm -f "$STATE/started-by-us"  # not ours to stop: whoever started it stops it
     exit 0
 fi
 

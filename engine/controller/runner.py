@@ -131,6 +131,8 @@ class WorkflowRunner:
         self._released = anyio.Event()
         #: A resumed run's sweep of leftovers (set when over) and the keys it keeps.
         self._swept: anyio.Event | None = None
+        #: Set once the recovery sweep (if any) is over; kept after new work stops waiting on it.
+        self._sweep_done: anyio.Event | None = None
         self._keep: set[str] = set()
 
     @property
@@ -183,6 +185,8 @@ class WorkflowRunner:
                 if self.draining and not self.view.finished:
                     await self._drain()
                 with anyio.move_on_after(_SWEEP_SECONDS):
+                    if self._sweep_done is not None:
+                        await self._sweep_done.wait()  # never cancel a sweep half done
                     while self._releasing:
                         await self._released.wait()
                         self._released = anyio.Event()
@@ -257,7 +261,7 @@ class WorkflowRunner:
             if node.id not in decision.start and node.id not in self._inflight:
                 self._spawn(tg, job, reattach=True)
         self._keep = keep
-        self._swept = anyio.Event()
+        self._swept = self._sweep_done = anyio.Event()
         tg.start_soon(self._sweep, keep, self._swept)
 
     async def _sweep(self, keep: set[str], swept: anyio.Event) -> None:
@@ -274,6 +278,14 @@ class WorkflowRunner:
         between the results and the final event: a finished workflow leaves nothing behind,
         and a crash in between is recovered like any other (the next start sweeps)."""
         events = decision.events
+        if (
+            self._sweep_done is not None
+            and events
+            and isinstance(events[-1], WorkflowCompleted)
+        ):
+            # A finished workflow leaves nothing behind: the recovery sweep of a previous
+            # controller's leftovers ends before the final event (the sweep is bounded).
+            await self._sweep_done.wait()
         if (
             self.executor.retains_work
             and decision.finished_work

@@ -250,6 +250,8 @@ def test_daemon_with_docker_executor(
 
 # ------------------------------------------- (c), (d) kill -9 of the controller, then recover
 
+#: The steps below sleep long enough that a loaded machine still kills the controller while they
+#: run (the probe that sees them running is itself a few subprocesses).
 ONE_STEP = """
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
@@ -266,7 +268,7 @@ spec:
     container:
       image: alpine:3.7
       command: [sh, -c]
-      args: ["echo started attempt=$EXITFLOW_ATTEMPT; sleep 2; echo finished"]
+      args: ["echo started attempt=$EXITFLOW_ATTEMPT; sleep 6; echo finished"]
 """
 
 EXIT_HANDLER = """
@@ -288,7 +290,7 @@ spec:
       image: alpine:3.7
       command: [sh, -c]
       args: ["echo cleanup started attempt=$EXITFLOW_ATTEMPT status={{workflow.status}};
-              sleep 2; echo cleanup finished"]
+              sleep 6; echo cleanup finished"]
 """
 
 

@@ -48,6 +48,8 @@ ROLE_HOOK: Final = "hook"
 #: Shutdown strategies (`ShutdownRequested.strategy`, `view.shutdown`).
 STOP: Final = "Stop"
 TERMINATE: Final = "Terminate"
+#: The command resuming every suspended node of a run (`exitflow resume`, `ResumeRequested`).
+RESUME: Final = "Resume"
 
 #: Version of the reconciler's rules. A run records the version it was submitted under
 #: (`WorkflowSubmitted.rules`) and is decided by those rules for its whole life, so recovery,
@@ -112,6 +114,11 @@ class ShutdownRequested(Event, frozen=True, kw_only=True, tag="ShutdownRequested
     """`exitflow stop` (exit handlers still run) or `exitflow terminate` (they do not)."""
 
     strategy: str  # STOP | TERMINATE
+
+
+class ResumeRequested(Event, frozen=True, kw_only=True, tag="ResumeRequested"):
+    """`exitflow resume`: every `suspend` node Running when this is folded is resumed (Argo's
+    `argo resume`); the reconciler then ends those nodes Succeeded (rules >= 2)."""
 
 
 class WorkflowExiting(Event, frozen=True, kw_only=True, tag="WorkflowExiting"):
@@ -189,6 +196,7 @@ AnyEvent = (
     WorkflowSubmitted
     | WorkflowStarted
     | ShutdownRequested
+    | ResumeRequested
     | WorkflowExiting
     | WorkflowCompleted
     | NodeInitialized

@@ -31,6 +31,7 @@ from ..events import (
     Event,
     NodeAttemptLost,
     NodeFinished,
+    ResumeRequested,
     ShutdownRequested,
     WorkflowSubmitted,
     encode,
@@ -115,14 +116,17 @@ def rederive(events: Sequence[AnyEvent], logs: Sequence[LogRecord]) -> Rederived
         while end < n and events[end].ts == ts:
             end += 1
         group = events[pos:end]
-        if len(group) == 1 and isinstance(group[0], ShutdownRequested):
+        if len(group) == 1 and isinstance(group[0], ShutdownRequested | ResumeRequested):
             apply(view, group[0])  # a command recorded without a runner: an input
             pos, inputs = end, inputs + 1
             continue
         results, lost, shutdown = _inputs(view, group, streams)
-        inputs += len(results) + len(lost) + (shutdown is not None)
+        resume = any(isinstance(e, ResumeRequested) for e in group)
+        inputs += len(results) + len(lost) + (shutdown is not None) + resume
         try:
-            decision = operator.reconcile(ts, results=results, lost=lost, shutdown=shutdown)
+            decision = operator.reconcile(
+                ts, results=results, lost=lost, shutdown=shutdown, resume=resume
+            )
         except ExitflowError as e:
             return Rederived(decisions, inputs, Divergence(
                 pos + 1, f"the current engine fails to reconcile here: {e}"))

@@ -1,4 +1,4 @@
-"""`get`, `list`, `logs`, `lint`, `stop`, `terminate`: look at runs and steer them."""
+"""`get`, `list`, `logs`, `lint`, `stop`, `terminate`, `resume`: look at runs and steer them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ..api import (
     read_workflow_file,
     store_exists,
 )
-from ..errors import ControllerBusyError, WorkflowNotFoundError
-from ..events import STOP, TERMINATE
+from ..errors import ControllerBusyError, InputError, WorkflowNotFoundError
+from ..events import RESUME, RUNNING, STOP, SUSPEND, TERMINATE
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store.locate import AnyStore
@@ -156,7 +156,13 @@ async def _command(name: str, db: str | None, command: str) -> str:
     try:
         record = await store.get_workflow(name)
         if record.finished:
+            if command == RESUME:
+                raise InputError(f"{record.name}: nothing to resume (finished, {record.phase})")
             return f"{record.name} already finished ({record.phase})"
+        if command == RESUME:
+            view = await load_view(store, record.uid)
+            if not any(n.type == SUSPEND and n.phase == RUNNING for n in view.nodes.values()):
+                raise InputError(f"{record.name}: nothing to resume (no node is suspended)")
         try:
             await store.acquire_controller(wait=False)
         except ControllerBusyError:
@@ -191,6 +197,15 @@ async def stop(name: str, db: str | None) -> None:
 async def terminate(name: str, db: str | None) -> None:
     """Kill all work immediately; no exit handlers run (recorded in the log)."""
     terminal.line(await _command(name, db, TERMINATE))
+
+
+@click.command()
+@click.argument("name")
+@db_option
+@run_async
+async def resume(name: str, db: str | None) -> None:
+    """Resume every suspended node of a run (`suspend` templates); exit 2 if none is."""
+    terminal.line(await _command(name, db, RESUME))
 
 
 _ = PHASE_EXIT

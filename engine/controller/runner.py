@@ -35,7 +35,15 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import STOP, TERMINATE, WORK_TYPES, ShutdownRequested, WorkflowCompleted
+from ..events import (
+    RESUME,
+    STOP,
+    TERMINATE,
+    WORK_TYPES,
+    ResumeRequested,
+    ShutdownRequested,
+    WorkflowCompleted,
+)
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
@@ -138,7 +146,7 @@ class WorkflowRunner:
         return self._drain_deadline is not None
 
     def request(self, command: str) -> None:
-        """Ask the run to "Stop" or "Terminate"; the runner records it as an event."""
+        """Ask the run to "Stop", "Terminate" or "Resume"; the runner records it as an event."""
         self._pending_commands.append(command)
         self._post(("", None))
 
@@ -191,11 +199,22 @@ class WorkflowRunner:
         return self.view
 
     def _take_command(self) -> str | None:
-        if not self._pending_commands:
+        """The pending Stop/Terminate, if any (a pending Resume stays for `_take_resume`)."""
+        pending = self._pending_commands
+        if not pending or pending == [RESUME] * len(pending):
             return None
-        command = TERMINATE if TERMINATE in self._pending_commands else STOP
-        self._pending_commands.clear()
+        command = TERMINATE if TERMINATE in pending else STOP
+        resumes = [c for c in pending if c == RESUME]
+        pending.clear()
+        pending.extend(resumes)
         return command
+
+    def _take_resume(self) -> bool:
+        """True (once) when `exitflow resume` was delivered to this run."""
+        if RESUME not in self._pending_commands:
+            return False
+        self._pending_commands[:] = [c for c in self._pending_commands if c != RESUME]
+        return True
 
     async def _loop(self, tg: TaskGroup) -> None:
         results: list[tuple[str, JobResult]] = []
@@ -205,7 +224,11 @@ class WorkflowRunner:
         resumed = any(n.type in WORK_TYPES for n in self.view.nodes.values())
         while True:
             decision = self.operator.reconcile(
-                self.clock(), results=results, lost=lost, shutdown=self._take_command()
+                self.clock(),
+                results=results,
+                lost=lost,
+                shutdown=self._take_command(),
+                resume=self._take_resume(),
             )
             results, lost = [], []
             if first:
@@ -353,6 +376,10 @@ class WorkflowRunner:
             event = ShutdownRequested(ts=op.now, strategy=command)
             apply(view, event)
             decision.events.append(event)
+        if self._take_resume() and not view.finished:
+            resumed = ResumeRequested(ts=op.now)
+            apply(view, resumed)
+            decision.events.append(resumed)
         return decision
 
     async def _wait(

@@ -88,6 +88,7 @@ class WorkflowView:
         "parameters",
         "parent",
         "phase",
+        "resumed",
         "rules",
         "seq",
         "shutdown",
@@ -119,6 +120,8 @@ class WorkflowView:
         self.finished_at: float | None = None
         #: "Stop" or "Terminate" once requested.
         self.shutdown: str | None = None
+        #: Suspend nodes that a `ResumeRequested` found Running (resumed; ended by the reconciler).
+        self.resumed: set[str] = set()
         self.nodes: dict[str, NodeView] = {}
         self.nodes_by_name: dict[str, NodeView] = {}
         #: Sequence number of the last applied event.

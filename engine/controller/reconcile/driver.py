@@ -27,6 +27,7 @@ from ...events import (
     NodeInitialized,
     NodeOutputs,
     NodeStarted,
+    ResumeRequested,
     ShutdownRequested,
     WorkflowExiting,
     WorkflowStarted,
@@ -48,7 +49,7 @@ from ...spec.defaults import effective_template, has_defaults
 from ...spec.graph import DagGraph
 from ...state.fold import apply
 from ...state.view import NodeView, WorkflowView
-from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps
+from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps, suspend
 from .model import Decision, _Ctx, _kind, _PodWork, _runs_as_work
 
 
@@ -196,11 +197,13 @@ class Operator:
         results: Sequence[tuple[str, JobResult]] = (),
         lost: Sequence[tuple[str, str]] = (),
         shutdown: str | None = None,
+        resume: bool = False,
     ) -> Decision:
         """Decide the next events of the run at wall-clock time `now`.
 
         `results` are finished work (node id, result); `lost` are Pod nodes whose attempt died
         with a previous controller (node id, reason). Both are recorded first, in this decision.
+        `resume` (`exitflow resume`) is recorded as a `ResumeRequested` before the walk.
         """
         self.now = now
         self.decision = Decision()
@@ -215,6 +218,8 @@ class Operator:
                 self.lose_attempt(node, reason)
         if shutdown is not None and view.shutdown != shutdown and view.shutdown != "Terminate":
             self._emit(ShutdownRequested(ts=now, strategy=shutdown))
+        if resume:
+            self._emit(ResumeRequested(ts=now))
         if view.phase == PENDING:
             self._emit(WorkflowStarted(ts=now))
         self._enforce_shutdown_and_deadline()
@@ -380,6 +385,10 @@ class Operator:
             return self._execute_dag(
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
+        if kind == "suspend" and self.view.rules >= 2:
+            return self._execute_suspend(
+                name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
+            )
         message = f"template {template_name!r}: {kind} templates are not supported by Exitflow"
         if node is None:
             return self._settle(
@@ -435,6 +444,9 @@ class Operator:
     _network_mode = pods._network_mode
     _pod_scope = pods._pod_scope
     _store_logs = pods._store_logs
+
+    # ---- suspend.py
+    _execute_suspend = suspend._execute_suspend
 
     # ---- retries.py
     _execute_retry = retries._execute_retry

@@ -5,21 +5,30 @@ stopped while suspended (its exit handler still runs)."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import pytest
 
 from engine.events import NodeStarted, ResumeRequested
 from tests.helpers import exitflow, phases
-from tests.integration.test_daemon import (  # noqa: F401  (`daemons` is a fixture)
+from tests.integration.test_daemon import (
     Daemon,
     _events,
     _start,
     _verify_all,
     _wait_node_running,
     _wait_phase,
-    daemons,
 )
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for d in started:
+        d.kill()
 
 APPROVAL = """\
 apiVersion: argoproj.io/v1alpha1

@@ -9,7 +9,7 @@ import click
 
 from .. import __version__
 from ._app import ExitflowGroup
-from .inspect import get, lint, list_, logs, resume, stop, terminate
+from .inspect import get, lint, list_, logs, resume, stop, suspend, terminate
 from .run import daemon, recover, run, submit
 
 #: Modules that contribute a `COMMANDS` list of click commands (one per feature area).
@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 for _command in (
-    run, submit, recover, daemon, get, list_, logs, lint, stop, terminate, resume
+    run, submit, recover, daemon, get, list_, logs, lint, stop, terminate, suspend, resume
 ):
     cli.add_command(_command)
 

@@ -28,7 +28,15 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..errors import ExitflowError, FencedError, StoreError, WorkflowNotFoundError
-from ..events import RESUME, STOP, TERMINATE, ResumeRequested, ShutdownRequested
+from ..events import (
+    RESUME,
+    STOP,
+    SUSPEND_RUN,
+    TERMINATE,
+    ResumeRequested,
+    ShutdownRequested,
+    SuspendRequested,
+)
 from ..spec import Workflow, load_text
 from ..state.fold import fold
 from ..state.view import WorkflowView
@@ -36,7 +44,7 @@ from ..store.base import EventStore
 from .pool import ExecutorPool
 from .runner import Clock, RecoveryGate, WorkflowRunner
 
-COMMANDS = (STOP, TERMINATE, RESUME)
+COMMANDS = (STOP, TERMINATE, RESUME, SUSPEND_RUN)
 
 #: How often the daemon looks for new submissions and commands (seconds).
 POLL_INTERVAL = 0.02
@@ -274,8 +282,9 @@ class Controller:
         view = fold(r.event for r in records)
         if view.finished:
             return
-        if command == RESUME:
-            await self.store.append(uid, view.seq + 1, [ResumeRequested(ts=self.clock())])
+        if command in (RESUME, SUSPEND_RUN):
+            held = ResumeRequested if command == RESUME else SuspendRequested
+            await self.store.append(uid, view.seq + 1, [held(ts=self.clock())])
             return
         if view.shutdown in (command, TERMINATE):
             return

@@ -38,10 +38,12 @@ from anyio.abc import TaskGroup
 from ..events import (
     RESUME,
     STOP,
+    SUSPEND_RUN,
     TERMINATE,
     WORK_TYPES,
     ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowCompleted,
 )
 from ..executors.base import Executor, Job, JobResult
@@ -199,22 +201,25 @@ class WorkflowRunner:
         return self.view
 
     def _take_command(self) -> str | None:
-        """The pending Stop/Terminate, if any (a pending Resume stays for `_take_resume`)."""
+        """The pending Stop/Terminate, if any (Suspend/Resume stay for `_take_hold`)."""
         pending = self._pending_commands
-        if not pending or pending == [RESUME] * len(pending):
+        shutdowns = [c for c in pending if c in (STOP, TERMINATE)]
+        if not shutdowns:
             return None
-        command = TERMINATE if TERMINATE in pending else STOP
-        resumes = [c for c in pending if c == RESUME]
-        pending.clear()
-        pending.extend(resumes)
-        return command
+        pending[:] = [c for c in pending if c not in (STOP, TERMINATE)]
+        return TERMINATE if TERMINATE in shutdowns else STOP
 
-    def _take_resume(self) -> bool:
-        """True (once) when `exitflow resume` was delivered to this run."""
-        if RESUME not in self._pending_commands:
-            return False
-        self._pending_commands[:] = [c for c in self._pending_commands if c != RESUME]
-        return True
+    def _take_hold(self) -> str | None:
+        """The last Suspend/Resume delivered to this run since the previous call, if any."""
+        holds = [c for c in self._pending_commands if c in (RESUME, SUSPEND_RUN)]
+        if not holds:
+            return None
+        self._pending_commands[:] = [c for c in self._pending_commands if c not in holds]
+        return holds[-1]
+
+    def _hold_args(self) -> dict[str, bool]:
+        hold = self._take_hold()
+        return {"resume": hold == RESUME, "suspend": hold == SUSPEND_RUN}
 
     async def _loop(self, tg: TaskGroup) -> None:
         results: list[tuple[str, JobResult]] = []
@@ -228,7 +233,7 @@ class WorkflowRunner:
                 results=results,
                 lost=lost,
                 shutdown=self._take_command(),
-                resume=self._take_resume(),
+                **self._hold_args(),
             )
             results, lost = [], []
             if first:
@@ -376,10 +381,11 @@ class WorkflowRunner:
             event = ShutdownRequested(ts=op.now, strategy=command)
             apply(view, event)
             decision.events.append(event)
-        if self._take_resume() and not view.finished:
-            resumed = ResumeRequested(ts=op.now)
-            apply(view, resumed)
-            decision.events.append(resumed)
+        hold = self._take_hold()
+        if hold is not None and not view.finished:
+            held = ResumeRequested(ts=op.now) if hold == RESUME else SuspendRequested(ts=op.now)
+            apply(view, held)
+            decision.events.append(held)
         return decision
 
     async def _wait(

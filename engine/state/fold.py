@@ -21,6 +21,7 @@ from ..events import (
     NodeStarted,
     ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowCompleted,
     WorkflowExiting,
     WorkflowStarted,
@@ -147,7 +148,12 @@ def _shutdown_requested(view: WorkflowView, event: ShutdownRequested) -> None:
     view.shutdown = event.strategy
 
 
+def _suspend_requested(view: WorkflowView, event: SuspendRequested) -> None:
+    view.held = True
+
+
 def _resume_requested(view: WorkflowView, event: ResumeRequested) -> None:
+    view.held = False
     view.resumed.update(
         n.id for n in view.nodes.values() if n.type == SUSPEND and n.phase == RUNNING
     )
@@ -179,6 +185,7 @@ _HANDLERS: dict[type[Event], Callable[[WorkflowView, object], None]] = {
     WorkflowStarted: _workflow_started,  # type: ignore[dict-item]
     ShutdownRequested: _shutdown_requested,  # type: ignore[dict-item]
     ResumeRequested: _resume_requested,  # type: ignore[dict-item]
+    SuspendRequested: _suspend_requested,  # type: ignore[dict-item]
     WorkflowExiting: _workflow_exiting,  # type: ignore[dict-item]
     WorkflowCompleted: _workflow_completed,  # type: ignore[dict-item]
 }

@@ -5,6 +5,7 @@ stopped while suspended (its exit handler still runs)."""
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,53 @@ def test_resume_with_nothing_suspended_is_one_line_exit_2(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
     missing = exitflow("resume", "no-such-run", "--db", str(db))
     assert missing.code != 0 and "Traceback" not in missing.stderr
+
+
+def test_suspend_command_holds_the_run_until_resume(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    db = tmp_path / "x.db"
+    gate = tmp_path / "gate"
+    _start(daemons, db).ready()
+    path = tmp_path / "gated.yaml"
+    path.write_text(APPROVAL.replace("suspend: {DURATION}", "suspend: {duration: 0}").replace(
+        'args: ["echo hello"]', f'args: ["while [ ! -e {gate} ]; do sleep 0.05; done"]'))
+    name = _submit(db, path)
+    _wait_node_running(db, name, "before")
+    held = exitflow("suspend", name, "--db", str(db))
+    assert held.code == 0, held.stderr
+    again = exitflow("suspend", name, "--db", str(db))
+    assert again.code == 0 and "already suspended" in again.stdout, again.stdout + again.stderr
+    gate.touch()  # `before` finishes while the run is suspended: recorded, nothing new starts
+    deadline = time.monotonic() + 30
+    while True:
+        wf = exitflow("get", name, "--db", str(db), "-o", "json").json()
+        if phases(wf)["before"] == "Succeeded":
+            break
+        assert time.monotonic() < deadline, phases(wf)
+        time.sleep(0.05)
+    assert "approve" not in phases(wf) and wf["status"]["phase"] == "Running"
+    resumed = exitflow("resume", name, "--db", str(db))
+    assert resumed.code == 0, resumed.stderr
+    wf = _wait_phase(db, name, FINAL)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert phases(wf)["after"] == phases(wf)["@onExit"] == "Succeeded"
+    anyio.run(_verify_all, db)
+
+
+def test_spec_suspend_true_waits_for_resume(tmp_path: Path, daemons: list[Daemon]) -> None:
+    db = tmp_path / "x.db"
+    _start(daemons, db).ready()
+    path = tmp_path / "held.yaml"
+    path.write_text(APPROVAL.replace("suspend: {DURATION}", "suspend: {duration: 0}").replace(
+        "  onExit: cleanup\n", "  onExit: cleanup\n  suspend: true\n"))
+    assert exitflow("lint", str(path)).code == 0
+    name = _submit(db, path)
+    _wait_phase(db, name, {"Running"})
+    events = anyio.run(_events, db, name)
+    assert not any(isinstance(e, NodeStarted) for e in events)
+    resumed = exitflow("resume", name, "--db", str(db))
+    assert resumed.code == 0, resumed.stderr
+    wf = _wait_phase(db, name, FINAL)
+    assert wf["status"]["phase"] == "Succeeded"
+    anyio.run(_verify_all, db)

@@ -79,3 +79,33 @@ def test_rules_1_keeps_the_old_error() -> None:
     h = Harness(spec("{}"), rules=1)
     lines = h.step(At(0))
     assert any("suspend templates are not supported" in line for line in lines)
+
+
+SPEC_SUSPEND = spec("{duration: 1}").replace("  onExit: bye\n", "  onExit: bye\n  suspend: true\n")
+
+
+def test_spec_suspend_holds_the_whole_run_until_resumed() -> None:
+    h = Harness(SPEC_SUSPEND)
+    assert h.step(At(0)) == ["started"]
+    assert h.step(At(50)) == []  # held: not even the entrypoint node
+    r = h.restarted()
+    assert r.step(At(60)) == []
+    _resume(r, 70)
+    assert r.view.held is False
+    assert r.view.node("wf[0].hold") is not None
+
+
+def test_suspend_command_holds_new_work_but_records_results() -> None:
+    h = Harness(spec("{duration: 1}"))
+    h.step(At(0))
+    h.step(At(1))  # the suspend node's duration elapsed: `after` starts
+    decision = h.operator.reconcile(T0 + 2, suspend=True)
+    h.events.extend(decision.events)
+    assert h.view.held is True
+    # `after` finishes while held: recorded, but the exit handler does not start
+    lines = h.step(At(3, results={"@[1].after": ok()}))
+    assert [x for x in lines if not x.startswith("logged")] == ["finish @[1].after Succeeded"]
+    assert h.view.exit_status is None
+    assert h.restarted().step(At(4)) == []
+    _resume(h, 5)
+    assert h.view.exit_status == SUCCEEDED

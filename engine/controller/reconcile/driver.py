@@ -29,6 +29,7 @@ from ...events import (
     NodeStarted,
     ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowExiting,
     WorkflowStarted,
 )
@@ -198,12 +199,15 @@ class Operator:
         lost: Sequence[tuple[str, str]] = (),
         shutdown: str | None = None,
         resume: bool = False,
+        suspend: bool = False,
     ) -> Decision:
         """Decide the next events of the run at wall-clock time `now`.
 
         `results` are finished work (node id, result); `lost` are Pod nodes whose attempt died
         with a previous controller (node id, reason). Both are recorded first, in this decision.
-        `resume` (`exitflow resume`) is recorded as a `ResumeRequested` before the walk.
+        `resume` (`exitflow resume`) and `suspend` (`exitflow suspend`) are recorded as
+        `ResumeRequested` / `SuspendRequested` before the walk. While the whole run is suspended
+        (rules >= 2, Argo's `ShouldSuspend`) and not shut down, nothing new is decided.
         """
         self.now = now
         self.decision = Decision()
@@ -218,11 +222,16 @@ class Operator:
                 self.lose_attempt(node, reason)
         if shutdown is not None and view.shutdown != shutdown and view.shutdown != "Terminate":
             self._emit(ShutdownRequested(ts=now, strategy=shutdown))
+        if suspend:
+            self._emit(SuspendRequested(ts=now))
         if resume:
             self._emit(ResumeRequested(ts=now))
         if view.phase == PENDING:
             self._emit(WorkflowStarted(ts=now))
         self._enforce_shutdown_and_deadline()
+        if view.rules >= 2 and view.shutdown is None and self.held():
+            return self.decision
+
 
         entry = self._execute_entrypoint()
         if view.exit_status is None:
@@ -236,6 +245,13 @@ class Operator:
         if view.exit_status is not None:
             self._run_exit_handlers()
         return self.decision
+
+    def held(self) -> bool:
+        """The whole run is suspended: by `exitflow suspend`, or by `spec.suspend: true` until
+        the first `exitflow resume`."""
+        if self.view.held is not None:
+            return self.view.held
+        return bool(self.spec.suspend)
 
     def _execute_entrypoint(self) -> NodeView | None:
         entrypoint = self.spec.entrypoint or ""

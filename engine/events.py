@@ -48,6 +48,11 @@ ROLE_HOOK: Final = "hook"
 #: Shutdown strategies (`ShutdownRequested.strategy`, `view.shutdown`).
 STOP: Final = "Stop"
 TERMINATE: Final = "Terminate"
+#: The command resuming every suspended node of a run (`exitflow resume`, `ResumeRequested`).
+RESUME: Final = "Resume"
+#: The command suspending a whole run (`exitflow suspend`, `SuspendRequested`; Argo's
+#: `spec.suspend: true`).
+SUSPEND_RUN: Final = "SuspendRun"
 
 #: Version of the reconciler's rules. A run records the version it was submitted under
 #: (`WorkflowSubmitted.rules`) and is decided by those rules for its whole life, so recovery,
@@ -112,6 +117,17 @@ class ShutdownRequested(Event, frozen=True, kw_only=True, tag="ShutdownRequested
     """`exitflow stop` (exit handlers still run) or `exitflow terminate` (they do not)."""
 
     strategy: str  # STOP | TERMINATE
+
+
+class ResumeRequested(Event, frozen=True, kw_only=True, tag="ResumeRequested"):
+    """`exitflow resume`: every `suspend` node Running when this is folded is resumed (Argo's
+    `argo resume`); the reconciler then ends those nodes Succeeded (rules >= 2). It also lifts a
+    whole-run suspension (`SuspendRequested`, `spec.suspend: true`)."""
+
+
+class SuspendRequested(Event, frozen=True, kw_only=True, tag="SuspendRequested"):
+    """`exitflow suspend`: the run decides nothing new until `exitflow resume` (Argo's
+    `argo suspend`, which sets `spec.suspend: true`); work already running finishes."""
 
 
 class WorkflowExiting(Event, frozen=True, kw_only=True, tag="WorkflowExiting"):
@@ -189,6 +205,8 @@ AnyEvent = (
     WorkflowSubmitted
     | WorkflowStarted
     | ShutdownRequested
+    | ResumeRequested
+    | SuspendRequested
     | WorkflowExiting
     | WorkflowCompleted
     | NodeInitialized

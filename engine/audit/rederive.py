@@ -32,7 +32,9 @@ from ..events import (
     NodeAttemptLost,
     NodeFinished,
     NodeLogged,
+    ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowSubmitted,
     encode,
     event_type,
@@ -116,14 +118,21 @@ def rederive(events: Sequence[AnyEvent], logs: Sequence[LogRecord]) -> Rederived
         while end < n and events[end].ts == ts:
             end += 1
         group = events[pos:end]
-        if len(group) == 1 and isinstance(group[0], ShutdownRequested):
+        if len(group) == 1 and isinstance(
+            group[0], ShutdownRequested | ResumeRequested | SuspendRequested
+        ):
             apply(view, group[0])  # a command recorded without a runner: an input
             pos, inputs = end, inputs + 1
             continue
         results, lost, shutdown = _inputs(view, group, streams)
-        inputs += len(results) + len(lost) + (shutdown is not None)
+        resume = any(isinstance(e, ResumeRequested) for e in group)
+        suspend = any(isinstance(e, SuspendRequested) for e in group)
+        inputs += len(results) + len(lost) + (shutdown is not None) + resume + suspend
         try:
-            decision = operator.reconcile(ts, results=results, lost=lost, shutdown=shutdown)
+            decision = operator.reconcile(
+                ts, results=results, lost=lost, shutdown=shutdown, resume=resume,
+                suspend=suspend,
+            )
         except ExitflowError as e:
             return Rederived(decisions, inputs, Divergence(
                 pos + 1, f"the current engine fails to reconcile here: {e}"))

@@ -9,7 +9,7 @@ import click
 
 from .. import __version__
 from ._app import ExitflowGroup
-from .inspect import get, lint, list_, logs, stop, terminate
+from .inspect import get, lint, list_, logs, resume, stop, suspend, terminate
 from .run import daemon, recover, run, submit
 
 #: Modules that contribute a `COMMANDS` list of click commands (one per feature area).
@@ -23,7 +23,9 @@ def cli() -> None:
     controller crashes. Every transition is an event in one SQLite file."""
 
 
-for _command in (run, submit, recover, daemon, get, list_, logs, lint, stop, terminate):
+for _command in (
+    run, submit, recover, daemon, get, list_, logs, lint, stop, terminate, suspend, resume
+):
     cli.add_command(_command)
 
 for _name in _FEATURE_MODULES:

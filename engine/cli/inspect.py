@@ -1,4 +1,5 @@
-"""`get`, `list`, `logs`, `lint`, `stop`, `terminate`: look at runs and steer them."""
+"""`get`, `list`, `logs`, `lint`, `stop`, `terminate`, `suspend`, `resume`: look at runs and
+steer them."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from ..api import (
     read_workflow_file,
     store_exists,
 )
-from ..errors import ControllerBusyError, WorkflowNotFoundError
-from ..events import STOP, TERMINATE
+from ..errors import ControllerBusyError, InputError, WorkflowNotFoundError
+from ..events import RESUME, RUNNING, STOP, SUSPEND, SUSPEND_RUN, TERMINATE
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store.locate import AnyStore
@@ -151,17 +152,33 @@ def lint(ctx: click.Context, file: str, db: str | None) -> None:
     terminal.line(f"{file}: ok")
 
 
+_VERBS = {STOP: "stop", TERMINATE: "terminate", RESUME: "resume", SUSPEND_RUN: "suspend"}
+
+
 async def _command(name: str, db: str | None, command: str) -> str:
     store = await _open_existing(db, controller=True)
     try:
         record = await store.get_workflow(name)
         if record.finished:
+            if command in (RESUME, SUSPEND_RUN):
+                verb = "resume" if command == RESUME else "suspend"
+                raise InputError(f"{record.name}: nothing to {verb} (finished, {record.phase})")
             return f"{record.name} already finished ({record.phase})"
+        if command in (RESUME, SUSPEND_RUN):
+            view = await load_view(store, record.uid)
+            held = view.held
+            if held is None:
+                held = bool(load_text(view.spec_yaml, source=view.source or view.name).spec.suspend)
+            if command == SUSPEND_RUN and held:
+                return f"{record.name} is already suspended"
+            suspended = any(n.type == SUSPEND and n.phase == RUNNING for n in view.nodes.values())
+            if command == RESUME and not held and not suspended:
+                raise InputError(f"{record.name}: nothing to resume (no node is suspended)")
         try:
             await store.acquire_controller(wait=False)
         except ControllerBusyError:
             await store.add_command(record.uid, command)
-            return f"{record.name}: {command.lower()} requested from the running controller"
+            return f"{record.name}: {_VERBS[command]} requested from the running controller"
         from ..controller.controller import Controller
         from ..controller.pool import ExecutorPool
 
@@ -169,7 +186,8 @@ async def _command(name: str, db: str | None, command: str) -> str:
         await Controller(store, pool).deliver(record.uid, command)
         await pool.aclose()
         return (
-            f"{record.name}: {command.lower()} recorded; `exitflow recover` or a daemon finishes it"
+            f"{record.name}: {_VERBS[command]} recorded; "
+            "`exitflow recover` or a daemon finishes it"
         )
     finally:
         await store.aclose()
@@ -191,6 +209,25 @@ async def stop(name: str, db: str | None) -> None:
 async def terminate(name: str, db: str | None) -> None:
     """Kill all work immediately; no exit handlers run (recorded in the log)."""
     terminal.line(await _command(name, db, TERMINATE))
+
+
+@click.command()
+@click.argument("name")
+@db_option
+@run_async
+async def resume(name: str, db: str | None) -> None:
+    """Resume a suspended run and every suspended node (`suspend` templates); exit 2 if
+    nothing is suspended."""
+    terminal.line(await _command(name, db, RESUME))
+
+
+@click.command()
+@click.argument("name")
+@db_option
+@run_async
+async def suspend(name: str, db: str | None) -> None:
+    """Suspend a whole run (Argo's `argo suspend`): nothing new starts until `exitflow resume`."""
+    terminal.line(await _command(name, db, SUSPEND_RUN))
 
 
 _ = PHASE_EXIT

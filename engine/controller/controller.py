@@ -28,7 +28,15 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..errors import ExitflowError, FencedError, StoreError, WorkflowNotFoundError
-from ..events import STOP, TERMINATE, ShutdownRequested
+from ..events import (
+    RESUME,
+    STOP,
+    SUSPEND_RUN,
+    TERMINATE,
+    ResumeRequested,
+    ShutdownRequested,
+    SuspendRequested,
+)
 from ..spec import Workflow, load_text
 from ..state.fold import fold
 from ..state.view import WorkflowView
@@ -36,7 +44,7 @@ from ..store.base import EventStore
 from .pool import ExecutorPool
 from .runner import Clock, RecoveryGate, WorkflowRunner
 
-COMMANDS = (STOP, TERMINATE)
+COMMANDS = (STOP, TERMINATE, RESUME, SUSPEND_RUN)
 
 #: How often the daemon looks for new submissions and commands (seconds).
 POLL_INTERVAL = 0.02
@@ -250,7 +258,8 @@ class Controller:
             self._fence(e)
 
     async def deliver(self, uid: str, command: str) -> None:
-        """Hand a Stop/Terminate to the run's runner, or record it in the log if none runs."""
+        """Hand a Stop/Terminate/Resume to the run's runner, or record it in the log if none
+        runs."""
         if command not in COMMANDS:
             return
         if self._hand_to_runner(uid, command):
@@ -271,7 +280,13 @@ class Controller:
         # No runner will drive it in this process: record the request in its log.
         records = await self.store.read(uid)
         view = fold(r.event for r in records)
-        if view.finished or view.shutdown in (command, TERMINATE):
+        if view.finished:
+            return
+        if command in (RESUME, SUSPEND_RUN):
+            held = ResumeRequested if command == RESUME else SuspendRequested
+            await self.store.append(uid, view.seq + 1, [held(ts=self.clock())])
+            return
+        if view.shutdown in (command, TERMINATE):
             return
         event = ShutdownRequested(ts=self.clock(), strategy=command)
         await self.store.append(uid, view.seq + 1, [event])

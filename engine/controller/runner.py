@@ -35,7 +35,17 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..events import STOP, TERMINATE, WORK_TYPES, ShutdownRequested, WorkflowCompleted
+from ..events import (
+    RESUME,
+    STOP,
+    SUSPEND_RUN,
+    TERMINATE,
+    WORK_TYPES,
+    ResumeRequested,
+    ShutdownRequested,
+    SuspendRequested,
+    WorkflowCompleted,
+)
 from ..executors.base import Executor, Job, JobResult
 from ..spec import Workflow
 from ..state.fold import apply
@@ -140,7 +150,7 @@ class WorkflowRunner:
         return self._drain_deadline is not None
 
     def request(self, command: str) -> None:
-        """Ask the run to "Stop" or "Terminate"; the runner records it as an event."""
+        """Ask the run to "Stop", "Terminate" or "Resume"; the runner records it as an event."""
         self._pending_commands.append(command)
         self._post(("", None))
 
@@ -195,11 +205,25 @@ class WorkflowRunner:
         return self.view
 
     def _take_command(self) -> str | None:
-        if not self._pending_commands:
+        """The pending Stop/Terminate, if any (Suspend/Resume stay for `_take_hold`)."""
+        pending = self._pending_commands
+        shutdowns = [c for c in pending if c in (STOP, TERMINATE)]
+        if not shutdowns:
             return None
-        command = TERMINATE if TERMINATE in self._pending_commands else STOP
-        self._pending_commands.clear()
-        return command
+        pending[:] = [c for c in pending if c not in (STOP, TERMINATE)]
+        return TERMINATE if TERMINATE in shutdowns else STOP
+
+    def _take_hold(self) -> str | None:
+        """The last Suspend/Resume delivered to this run since the previous call, if any."""
+        holds = [c for c in self._pending_commands if c in (RESUME, SUSPEND_RUN)]
+        if not holds:
+            return None
+        self._pending_commands[:] = [c for c in self._pending_commands if c not in holds]
+        return holds[-1]
+
+    def _hold_args(self) -> dict[str, bool]:
+        hold = self._take_hold()
+        return {"resume": hold == RESUME, "suspend": hold == SUSPEND_RUN}
 
     async def _loop(self, tg: TaskGroup) -> None:
         results: list[tuple[str, JobResult]] = []
@@ -209,7 +233,11 @@ class WorkflowRunner:
         resumed = any(n.type in WORK_TYPES for n in self.view.nodes.values())
         while True:
             decision = self.operator.reconcile(
-                self.clock(), results=results, lost=lost, shutdown=self._take_command()
+                self.clock(),
+                results=results,
+                lost=lost,
+                shutdown=self._take_command(),
+                **self._hold_args(),
             )
             results, lost = [], []
             if first:
@@ -365,6 +393,11 @@ class WorkflowRunner:
             event = ShutdownRequested(ts=op.now, strategy=command)
             apply(view, event)
             decision.events.append(event)
+        hold = self._take_hold()
+        if hold is not None and not view.finished:
+            held = ResumeRequested(ts=op.now) if hold == RESUME else SuspendRequested(ts=op.now)
+            apply(view, held)
+            decision.events.append(held)
         return decision
 
     async def _wait(

@@ -581,7 +581,7 @@ def unsupported_features(wf: Workflow) -> list[str]:
 
     Names: artifacts, configMapKeyRef, containerSet, daemon, data, envFrom, env.valueFrom,
     http.bodyFrom, http.headers.valueFrom, initContainers, memoize, plugin, resource, sidecars,
-    spec.suspend, suspend, synchronization, templateDefaults.dag, templateDefaults.name,
+    synchronization, templateDefaults.dag, templateDefaults.name,
     templateDefaults.steps, templateRef, valueFrom.event, valueFrom.jqFilter, valueFrom.jsonPath,
     valueFrom.supplied, volumes, workflowTemplateRef.
     """
@@ -593,8 +593,6 @@ def unsupported_features(wf: Workflow) -> list[str]:
         found.add("volumes")
     if spec.synchronization is not None:
         found.add("synchronization")
-    if spec.suspend:
-        found.add("spec.suspend")
     found.update(unsupported_defaults(spec))
     if any(a.artifacts for a in _all_arguments(wf)):
         found.add("artifacts")
@@ -603,7 +601,7 @@ def unsupported_features(wf: Workflow) -> list[str]:
     params: list[Parameter] = [p for a in _all_arguments(wf) for p in a.parameters]
     for t in _walk_templates(wf):
         for kind in template_kinds(t):
-            if kind not in ("container", "script", "steps", "dag", "http", "resource"):
+            if kind not in ("container", "script", "steps", "dag", "http", "resource", "suspend"):
                 found.add(kind)
         if t.resource is not None and not t.resource.creates_workflow():
             found.add("resource")

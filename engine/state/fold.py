@@ -12,13 +12,16 @@ from ..events import (
     PENDING,
     RUNNING,
     SUCCEEDED,
+    SUSPEND,
     Event,
     NodeAttemptLost,
     NodeFinished,
     NodeInitialized,
     NodeLogged,
     NodeStarted,
+    ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowCompleted,
     WorkflowExiting,
     WorkflowStarted,
@@ -145,6 +148,17 @@ def _shutdown_requested(view: WorkflowView, event: ShutdownRequested) -> None:
     view.shutdown = event.strategy
 
 
+def _suspend_requested(view: WorkflowView, event: SuspendRequested) -> None:
+    view.held = True
+
+
+def _resume_requested(view: WorkflowView, event: ResumeRequested) -> None:
+    view.held = False
+    view.resumed.update(
+        n.id for n in view.nodes.values() if n.type == SUSPEND and n.phase == RUNNING
+    )
+
+
 def _workflow_exiting(view: WorkflowView, event: WorkflowExiting) -> None:
     _workflow_move(view, "exit")
     view.exit_status = event.status
@@ -170,6 +184,8 @@ _HANDLERS: dict[type[Event], Callable[[WorkflowView, object], None]] = {
     WorkflowSubmitted: _workflow_submitted,  # type: ignore[dict-item]
     WorkflowStarted: _workflow_started,  # type: ignore[dict-item]
     ShutdownRequested: _shutdown_requested,  # type: ignore[dict-item]
+    ResumeRequested: _resume_requested,  # type: ignore[dict-item]
+    SuspendRequested: _suspend_requested,  # type: ignore[dict-item]
     WorkflowExiting: _workflow_exiting,  # type: ignore[dict-item]
     WorkflowCompleted: _workflow_completed,  # type: ignore[dict-item]
 }

@@ -81,6 +81,7 @@ class WorkflowView:
         "exit_status",
         "faults",
         "finished_at",
+        "held",
         "message",
         "name",
         "nodes",
@@ -88,6 +89,7 @@ class WorkflowView:
         "parameters",
         "parent",
         "phase",
+        "resumed",
         "rules",
         "seq",
         "shutdown",
@@ -119,6 +121,11 @@ class WorkflowView:
         self.finished_at: float | None = None
         #: "Stop" or "Terminate" once requested.
         self.shutdown: str | None = None
+        #: Suspend nodes that a `ResumeRequested` found Running (resumed; ended by the reconciler).
+        self.resumed: set[str] = set()
+        #: The whole run is suspended (True) / resumed (False) by a command; None: as the spec's
+        #: `suspend` says.
+        self.held: bool | None = None
         self.nodes: dict[str, NodeView] = {}
         self.nodes_by_name: dict[str, NodeView] = {}
         #: Sequence number of the last applied event.

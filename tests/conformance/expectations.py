@@ -35,7 +35,7 @@ Phase = str | tuple[str, ...]
 # Reasons an example is not run.
 ARTIFACTS = "artifacts (inputs/outputs.artifacts need an artifact repository)"
 HTTP = "needs network (its http template calls raw.githubusercontent.com)"
-SUSPEND = "suspend template"
+SUSPEND = "suspends until resumed (`exitflow resume` in flight: tests/integration/test_suspend.py)"
 MEMOIZE = "memoize (needs a ConfigMap cache)"
 NODE_SELECTOR = "nodeSelector-unschedulable (needs Kubernetes scheduling)"
 NETWORK = "needs network (curl to an external service)"

@@ -164,7 +164,6 @@ spec:
         "http.headers.valueFrom",
         "memoize",
         "resource",
-        "suspend",
         "templateRef",
         "valueFrom.jsonPath",
         "volumes",
@@ -176,6 +175,7 @@ def test_supported_workflow_has_no_unsupported_features() -> None:
         HEADER + "spec:\n  nodeSelector: {a: b}\n  podGC: {strategy: OnPodSuccess}\n  templates:\n"
         "  - name: s\n    outputs: {parameters: [{name: p, valueFrom: {path: /tmp/p}}]}\n"
         "    script: {image: a, source: x, resources: {limits: {cpu: '1'}}}\n"
+        "  - name: wait\n    suspend: {duration: 10s}\n"
     )
     assert unsupported_features(wf) == []
     assert ignored_features(wf) == ["container.resources", "nodeSelector", "podGC"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...events import (
     FAILED,
+    SUSPEND,
     WORK_TYPES,
 )
 from .model import _Ctx
@@ -48,10 +49,14 @@ def _enforce_shutdown_and_deadline(self: Operator) -> None:
         self.decision.wake(deadline)
     if self.view.shutdown is None and (deadline is None or self.now < deadline):
         return  # `_blocked_reason` is None for every node: nothing to stop
+    suspends = self.view.rules >= 2  # a Suspend node ends like a Pod (Argo's stop/deadline)
     for node in list(self.view.nodes.values()):
-        if node.type not in WORK_TYPES or node.fulfilled:
+        if node.fulfilled or not (
+            node.type in WORK_TYPES or (suspends and node.type == SUSPEND)
+        ):
             continue
         reason = self._blocked_reason(_Ctx(node.boundary_id, node.role))
         if reason is not None:
             self._finish(node, FAILED, reason)
-            self.decision.kill.append(node.id)
+            if node.type in WORK_TYPES:
+                self.decision.kill.append(node.id)

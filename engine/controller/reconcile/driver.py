@@ -27,7 +27,9 @@ from ...events import (
     NodeInitialized,
     NodeOutputs,
     NodeStarted,
+    ResumeRequested,
     ShutdownRequested,
+    SuspendRequested,
     WorkflowExiting,
     WorkflowStarted,
 )
@@ -48,7 +50,7 @@ from ...spec.defaults import effective_template, has_defaults
 from ...spec.graph import DagGraph
 from ...state.fold import apply
 from ...state.view import NodeView, WorkflowView
-from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps
+from . import dag, deadlines, hooks, loops, pods, retries, scopes, steps, suspend
 from .model import Decision, _Ctx, _kind, _PodWork, _runs_as_work
 
 
@@ -196,11 +198,16 @@ class Operator:
         results: Sequence[tuple[str, JobResult]] = (),
         lost: Sequence[tuple[str, str]] = (),
         shutdown: str | None = None,
+        resume: bool = False,
+        suspend: bool = False,
     ) -> Decision:
         """Decide the next events of the run at wall-clock time `now`.
 
         `results` are finished work (node id, result); `lost` are Pod nodes whose attempt died
         with a previous controller (node id, reason). Both are recorded first, in this decision.
+        `resume` (`exitflow resume`) and `suspend` (`exitflow suspend`) are recorded as
+        `ResumeRequested` / `SuspendRequested` before the walk. While the whole run is suspended
+        (rules >= 2, Argo's `ShouldSuspend`) and not shut down, nothing new is decided.
         """
         self.now = now
         self.decision = Decision()
@@ -215,9 +222,16 @@ class Operator:
                 self.lose_attempt(node, reason)
         if shutdown is not None and view.shutdown != shutdown and view.shutdown != "Terminate":
             self._emit(ShutdownRequested(ts=now, strategy=shutdown))
+        if suspend:
+            self._emit(SuspendRequested(ts=now))
+        if resume:
+            self._emit(ResumeRequested(ts=now))
         if view.phase == PENDING:
             self._emit(WorkflowStarted(ts=now))
         self._enforce_shutdown_and_deadline()
+        if view.rules >= 2 and view.shutdown is None and self.held():
+            return self.decision
+
 
         entry = self._execute_entrypoint()
         if view.exit_status is None:
@@ -231,6 +245,13 @@ class Operator:
         if view.exit_status is not None:
             self._run_exit_handlers()
         return self.decision
+
+    def held(self) -> bool:
+        """The whole run is suspended: by `exitflow suspend`, or by `spec.suspend: true` until
+        the first `exitflow resume`."""
+        if self.view.held is not None:
+            return self.view.held
+        return bool(self.spec.suspend)
 
     def _execute_entrypoint(self) -> NodeView | None:
         entrypoint = self.spec.entrypoint or ""
@@ -380,6 +401,10 @@ class Operator:
             return self._execute_dag(
                 name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
             )
+        if kind == "suspend" and self.view.rules >= 2:
+            return self._execute_suspend(
+                name, tmpl, template_name, inputs, parent=parent, ctx=ctx, display_name=display_name
+            )
         message = f"template {template_name!r}: {kind} templates are not supported by Exitflow"
         if node is None:
             return self._settle(
@@ -435,6 +460,9 @@ class Operator:
     _network_mode = pods._network_mode
     _pod_scope = pods._pod_scope
     _store_logs = pods._store_logs
+
+    # ---- suspend.py
+    _execute_suspend = suspend._execute_suspend
 
     # ---- retries.py
     _execute_retry = retries._execute_retry

@@ -19,6 +19,7 @@ from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
 from ..library import resolve_workflow_text
+from ..limits import RunLimits
 from ..scheduler import CronScheduler
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
@@ -31,8 +32,11 @@ from ._app import (
     executor_option,
     executor_options,
     param_option,
+    parse_limit_options,
     resolve_db,
     run_async,
+    run_limit_options,
+    run_limits,
     run_stoppable,
     terminal,
 )
@@ -58,20 +62,24 @@ def allow_unsupported_option(fn: Any) -> Any:
 
 async def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
                       store: AnyStore, faults: tuple[str, ...] = (),
-                      allow_unsupported: bool = False) -> WorkflowSubmitted:
+                      allow_unsupported: bool = False,
+                      limits: RunLimits | None = None) -> WorkflowSubmitted:
     """Read, resolve (template references, from `store`), validate and parameterise a workflow
-    file; its first event, executor chosen and injected faults (`--fail`) recorded."""
+    file; its first event, executor chosen, injected faults (`--fail`) and run limits
+    recorded."""
     injected = dict(parse_fault(f) for f in faults)
     text = await resolve_workflow_text(store, read_workflow_file(file), source=file)
     return submission(text, source=file, parameters=parse_parameters(parameters),
-                      executor=executor, faults=injected, allow_unsupported=allow_unsupported)
+                      executor=executor, faults=injected, allow_unsupported=allow_unsupported,
+                      limits=limits)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: AnyStore, allow_unsupported: bool = False) -> tuple[str, str]:
+                  store: AnyStore, allow_unsupported: bool = False,
+                  limits: RunLimits | None = None) -> tuple[str, str]:
     submitted = await submit_run(store, read_workflow_file(file), source=file,
                                  parameters=parse_parameters(parameters), executor=executor,
-                                 allow_unsupported=allow_unsupported)
+                                 allow_unsupported=allow_unsupported, limits=limits)
     return submitted.uid, submitted.name
 
 
@@ -115,6 +123,8 @@ async def wait_or_take_over(store: AnyStore, uid: str, *, interval: float = 0.1)
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @allow_unsupported_option
+@run_limit_options
+@parse_limit_options
 @click.pass_context
 @run_stoppable
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
@@ -133,7 +143,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
         submitted = await _submission(file, parameters, executor, store, faults,
-                                      allow_unsupported)
+                                      allow_unsupported, run_limits(ctx))
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -180,6 +190,8 @@ async def _children(store: AnyStore, controller: Controller, uid: str, wait: boo
 @click.option("--wait", is_flag=True, help="Wait for the final phase and exit like `run`.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
 @allow_unsupported_option
+@run_limit_options
+@parse_limit_options
 @click.pass_context
 @run_stoppable
 async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
@@ -189,7 +201,8 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
     path = resolve_db(db)
     store = await open_store(path)
     try:
-        uid, name = await _submit(file, parameters, executor, store, allow_unsupported)
+        uid, name = await _submit(file, parameters, executor, store, allow_unsupported,
+                                  run_limits(ctx))
         if not wait:
             if output == "json":
                 from ..api import load_view

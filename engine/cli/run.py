@@ -261,7 +261,7 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
               help="Wait while another controller holds the database (default) or refuse.")
 @click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
               metavar="SECONDS",
-              help="On SIGTERM/SIGINT, how long running steps may take to finish.")
+              help="On SIGTERM/SIGINT/SIGHUP, how long running steps may take to finish.")
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Also serve the HTTP API, web UI and /metrics (see `exitflow server`).")
 @run_async
@@ -276,11 +276,12 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     --no-standby, refuses); a daemon replaced by a newer controller generation stops at its
     next write with a clear error (exit 1).
 
-    SIGTERM/SIGINT: takes no new workflows or commands; steps already running get --grace
-    seconds to finish and their results are recorded; steps still running then are stopped and
-    handed to the next start, which re-runs them under the same idempotency key
-    (EXITFLOW_ATTEMPT + 1). Then the database is closed and the daemon exits 0. A second signal
-    hands over at once. SIGKILL at any moment loses nothing committed: the next start finishes it.
+    SIGTERM/SIGINT/SIGHUP: takes no new workflows or commands; steps already running get
+    --grace seconds to finish and their results are recorded; steps still running then are
+    stopped and handed to the next start, which re-runs them under the same idempotency key
+    (EXITFLOW_ATTEMPT + 1). Then the database is closed and the daemon exits 0 (129 after
+    SIGHUP, with one line). A second signal hands over at once. SIGKILL at any moment loses
+    nothing committed: the next start finishes it.
     """
     path = resolve_db(db)
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
@@ -328,14 +329,19 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
                 await http.aclose()
             await pool.aclose()
             await store.aclose()
+    if state.get("first") == signal.SIGHUP:  # the terminal went away: said as a signal exit
+        terminal.note("exitflow daemon: SIGHUP: stopped (unfinished runs are recorded; the next"
+                      " daemon or `exitflow recover` finishes them)")
+        sys.exit(128 + signal.SIGHUP)
     terminal.note("exitflow daemon: stopped")
     sys.exit(0)
 
 
 async def _signals(scope: anyio.CancelScope, state: dict[str, Any], grace: float) -> None:
-    """First SIGTERM/SIGINT: drain gracefully; the second: stop at once (hand over)."""
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    """First SIGTERM/SIGINT/SIGHUP: drain gracefully; the second: stop at once (hand over)."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
+            state.setdefault("first", signum)
             state["signals"] = state.get("signals", 0) + 1
             controller: Controller | None = state.get("controller")
             if controller is None:  # still a standby: nothing to drain

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import anyio
 import click
 
-from ..errors import ExitflowError
+from ..errors import ExitflowError, InputError
 from ..events import ERROR, FAILED, SUCCEEDED
-from ..limits import PARSE_LIMITS, RUN_LIMITS, ParseLimit, RunLimits
+from ..limits import PARSE_LIMITS, RUN_LIMITS, ParseLimit, RunLimit, RunLimits
 from .terminal import Terminal
 
 T = TypeVar("T")
@@ -222,18 +222,29 @@ def parse_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     environment variable (engine.limits.PARSE_LIMITS) for this command."""
     for lim in reversed(PARSE_LIMITS):
         fn = click.option(
-            lim.flag, type=click.IntRange(min=1), default=None, expose_value=False,
-            metavar="N", callback=functools.partial(_set_parse_limit, lim),
+            lim.flag, default=None, expose_value=False, metavar="N",
+            callback=functools.partial(_set_parse_limit, lim),
             help=f"Refuse a spec over this {lim.name} (default ${lim.env}, else"
                  f" {lim.default}).",
         )(fn)
     return fn
 
 
+def _positive(flag: str, value: str) -> int:
+    """A limit flag's value: a positive integer, else one line and exit 2 (InputError)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise InputError(f"{flag} {value!r}: expected a positive integer")
+    return number
+
+
 def _set_parse_limit(lim: ParseLimit, ctx: click.Context, param: click.Parameter,
-                     value: int | None) -> None:
+                     value: str | None) -> None:
     if value is not None:
-        os.environ[lim.env] = str(value)
+        os.environ[lim.env] = str(_positive(lim.flag, value))
 
 
 def run_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,16 +252,18 @@ def run_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     with the run; read them back with `run_limits(ctx)`."""
     for lim in reversed(RUN_LIMITS):
         fn = click.option(
-            lim.flag, type=click.IntRange(min=1), default=None, expose_value=False,
-            metavar="N", callback=_keep_run_limit,
+            lim.flag, default=None, expose_value=False, metavar="N",
+            callback=functools.partial(_keep_run_limit, lim),
             help=f"Limit on the {lim.what}, recorded with the run (default ${lim.env}, else"
                  f" {lim.default}).",
         )(fn)
     return fn
 
 
-def _keep_run_limit(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
-    ctx.meta.setdefault("exitflow.run_limits", {})[str(param.name)] = value
+def _keep_run_limit(lim: RunLimit, ctx: click.Context, param: click.Parameter,
+                    value: str | None) -> None:
+    if value is not None:
+        ctx.meta.setdefault("exitflow.run_limits", {})[lim.key] = _positive(lim.flag, value)
 
 
 def run_limits(ctx: click.Context) -> RunLimits:

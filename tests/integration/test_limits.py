@@ -112,6 +112,8 @@ def test_max_depth_flag_is_recorded_and_verify_uses_it(tmp_path: Path) -> None:
     assert "--max-depth" in errors[0]["message"]
     first = anyio.run(_first_event, db, wf["metadata"]["name"])
     assert first.limits == {"max_depth": 5, "max_loop_items": 10_000, "max_nodes": 50_000}
+    history = exitflow_raw("history", wf["metadata"]["name"], "--db", db).stdout
+    assert "limits --max-depth=5" in history and "--max-nodes" not in history
     # verify re-derives with the recorded value, whatever this environment says
     assert exitflow_raw("verify", "--db", db, env={"EXITFLOW_MAX_DEPTH": "3"}).code == 0
 

@@ -87,14 +87,26 @@ class RunLimit:
     env: str
     default: int
     what: str
+    #: The highest value allowed, if any (0: none).
+    ceiling: int = 0
+    why_ceiling: str = ""
 
     def from_env(self) -> int:
         """`env` if set to a positive integer, else the default."""
-        return _from_env(self.env, self.default)
+        return self.check(_from_env(self.env, self.default), self.env)
+
+    def check(self, value: int, given_by: str) -> int:
+        """`value`, or InputError (one line, exit 2) if it is over the ceiling."""
+        if self.ceiling and value > self.ceiling:
+            raise InputError(f"{given_by} {value}: over the highest {self.what} allowed,"
+                             f" {self.ceiling} ({self.why_ceiling})")
+        return value
 
 
 DEPTH = RunLimit("max_depth", "--max-depth", "EXITFLOW_MAX_DEPTH", MAX_DEPTH,
-                 "template recursion depth")
+                 "template recursion depth", ceiling=MAX_DEPTH,
+                 why_ceiling="Argo's maxAllowedStackDepth; deeper nesting would exhaust the"
+                             " reconciler's stack, so it can only be lowered")
 LOOP_ITEMS = RunLimit("max_loop_items", "--max-loop-items", "EXITFLOW_MAX_LOOP_ITEMS",
                       MAX_LOOP_ITEMS, "items of one loop")
 NODES = RunLimit("max_nodes", "--max-nodes", "EXITFLOW_MAX_NODES", MAX_NODES,
@@ -120,8 +132,9 @@ class RunLimits:
         if not recorded:
             return cls()
 
-        def get(lim: RunLimit) -> int:
-            return int(recorded.get(lim.key, lim.default))
+        def get(lim: RunLimit) -> int:  # a foreign log cannot lift a ceiling either
+            value = int(recorded.get(lim.key, lim.default))
+            return min(value, lim.ceiling) if lim.ceiling else value
 
         return cls(max_depth=get(DEPTH), max_loop_items=get(LOOP_ITEMS), max_nodes=get(NODES),
                    recorded=True)
@@ -138,7 +151,7 @@ class RunLimits:
                 return lim.from_env()
             if value <= 0:
                 raise InputError(f"{lim.flag} {value}: expected a positive integer")
-            return value
+            return lim.check(value, lim.flag)
 
         return cls(max_depth=get(DEPTH), max_loop_items=get(LOOP_ITEMS), max_nodes=get(NODES),
                    recorded=True)

@@ -165,7 +165,8 @@ def test_max_nodes_from_the_environment_errors_new_nodes(tmp_path: Path) -> None
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("setting", [["--max-depth", "0"], ["--max-nodes", "x"],
                                      {"EXITFLOW_MAX_LOOP_ITEMS": "-1"},
-                                     {"EXITFLOW_MAX_DEPTH": "many"}])
+                                     {"EXITFLOW_MAX_DEPTH": "many"},
+                                     ["--max-depth", "400"], {"EXITFLOW_MAX_DEPTH": "101"}])
 def test_a_bad_run_limit_is_one_line_and_nothing_is_recorded(
         tmp_path: Path, setting: list[str] | dict[str, str]) -> None:
     db = tmp_path / "t.db"

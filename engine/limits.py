@@ -33,19 +33,22 @@ MAX_LOOP_ITEMS = 10_000
 MAX_NODES = 50_000
 
 
-def _from_env(env: str, default: int) -> int:
-    """The environment variable `env` if set to a positive integer, else `default`; InputError
-    (exit 2, one line) if it is set to anything else."""
-    text = os.environ.get(env, "").strip()
-    if not text:
-        return default
+def positive(text: str, given_by: str) -> int:
+    """A limit's value: `text` as a positive integer, else InputError (one line, exit 2) naming
+    where it was given (`--max-depth '0'`, `EXITFLOW_MAX_DEPTH='x'`)."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value <= 0:
-        raise InputError(f"{env}={text!r}: expected a positive integer")
+        raise InputError(f"{given_by}: expected a positive integer")
     return value
+
+
+def _from_env(env: str, default: int) -> int:
+    """The environment variable `env` if set to a positive integer, else `default`."""
+    text = os.environ.get(env, "").strip()
+    return positive(text, f"{env}={text!r}") if text else default
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import anyio
 import click
 
-from ..errors import ExitflowError, InputError
+from ..errors import ExitflowError
 from ..events import ERROR, FAILED, SUCCEEDED
-from ..limits import PARSE_LIMITS, RUN_LIMITS, ParseLimit, RunLimit, RunLimits
+from ..limits import PARSE_LIMITS, RUN_LIMITS, ParseLimit, RunLimit, RunLimits, positive
 from .terminal import Terminal
 
 T = TypeVar("T")
@@ -230,21 +230,10 @@ def parse_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _positive(flag: str, value: str) -> int:
-    """A limit flag's value: a positive integer, else one line and exit 2 (InputError)."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise InputError(f"{flag} {value!r}: expected a positive integer")
-    return number
-
-
 def _set_parse_limit(lim: ParseLimit, ctx: click.Context, param: click.Parameter,
                      value: str | None) -> None:
     if value is not None:
-        os.environ[lim.env] = str(_positive(lim.flag, value))
+        os.environ[lim.env] = str(positive(value, f"{lim.flag} {value!r}"))
 
 
 def run_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -263,7 +252,8 @@ def run_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _keep_run_limit(lim: RunLimit, ctx: click.Context, param: click.Parameter,
                     value: str | None) -> None:
     if value is not None:
-        ctx.meta.setdefault("exitflow.run_limits", {})[lim.key] = _positive(lim.flag, value)
+        limits = ctx.meta.setdefault("exitflow.run_limits", {})
+        limits[lim.key] = positive(value, f"{lim.flag} {value!r}")
 
 
 def run_limits(ctx: click.Context) -> RunLimits:

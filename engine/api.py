@@ -16,6 +16,7 @@ from .errors import InputError, ReadOnlyStoreError, SpecError
 from .events import RULES_VERSION, WorkflowSubmitted
 from .expr import parse, validate_template
 from .faults import crash_hook_from_env
+from .limits import RunLimits
 from .spec import (
     Workflow,
     effective_parameters,
@@ -90,8 +91,17 @@ def prepare(
     source: str,
     parameters: Mapping[str, str] | None = None,
     executor: str = "local",
+    limits: RunLimits | None = None,
 ) -> tuple[Workflow, WorkflowSubmitted]:
-    """Parse and validate a workflow file; the first event of its run. Raises InputError."""
+    """Parse and validate a workflow file; the first event of its run, with the run limits
+    recorded (`limits`, else the environment's, else the defaults). Raises InputError."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:  # a file name with a byte that is not UTF-8 (recorded below)
+        shown = repr(source.encode("utf-8", "surrogateescape"))[1:]
+        raise InputError(f"{shown}: the file name is not valid UTF-8 (it is recorded with the"
+                         " run; rename the file)") from None
+    run_limits = limits if limits is not None else RunLimits.resolve()
     workflow = load_text(text, source=source)
     validate(workflow, parameters=dict(parameters or {}), check_expression=check_expression)
     params = effective_parameters(workflow, parameters)
@@ -105,6 +115,7 @@ def prepare(
         engine_version=__version__,
         source=source,
         rules=RULES_VERSION,
+        limits=run_limits.record(),
     )
     return workflow, submitted
 
@@ -117,13 +128,15 @@ def submission(
     executor: str | None = None,
     faults: Mapping[str, str] | None = None,
     allow_unsupported: bool = False,
+    limits: RunLimits | None = None,
 ) -> WorkflowSubmitted:
     """Validate and parameterise a workflow; its first event, with the executor chosen (the
     flag, else the workflow's `exitflow.io/executor` annotation) and injected faults (`--fail`)
     recorded. `exitflow submit`, `run` and the HTTP API's POST all go through here. A feature
     Exitflow cannot honour (a secret ref, a volume...) is refused with `lint`'s line unless the
-    caller allows it explicitly. Raises InputError."""
-    workflow, submitted = prepare(text, source=source, parameters=parameters)
+    caller allows it explicitly. Run limits: `limits`, else the environment's (engine.limits).
+    Raises InputError."""
+    workflow, submitted = prepare(text, source=source, parameters=parameters, limits=limits)
     unsupported = unsupported_features(workflow)
     if unsupported and not allow_unsupported:
         raise InputError(f"{source}: parses, but Exitflow cannot run: {', '.join(unsupported)}"
@@ -149,6 +162,7 @@ async def submit(
     parameters: Mapping[str, str] | None = None,
     executor: str | None = None,
     allow_unsupported: bool = False,
+    limits: RunLimits | None = None,
 ) -> WorkflowSubmitted:
     """Record a new run for a controller to pick up (the database is the queue); template
     references are resolved from `store`'s WorkflowTemplates first."""
@@ -156,7 +170,7 @@ async def submit(
 
     text = await resolve_workflow_text(store, text, source=source)
     submitted = submission(text, source=source, parameters=parameters, executor=executor,
-                           allow_unsupported=allow_unsupported)
+                           allow_unsupported=allow_unsupported, limits=limits)
     await store.create_workflow(submitted)
     return submitted
 

@@ -107,6 +107,11 @@ class WorkflowSubmitted(Event, frozen=True, kw_only=True, tag="WorkflowSubmitted
     parent_uid: str = ""
     parent_name: str = ""
     parent_node: str = ""
+    #: The run limits this run is decided by (engine.limits.RUN_LIMITS: "max_depth",
+    #: "max_loop_items", "max_nodes" -> value), every one recorded at submission from the flags,
+    #: the environment or the defaults. Empty (logs before they were configurable) means the
+    #: defaults.
+    limits: dict[str, int] = {}
 
 
 class WorkflowStarted(Event, frozen=True, kw_only=True, tag="WorkflowStarted"):

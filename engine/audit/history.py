@@ -22,6 +22,7 @@ from ..events import (
     event_type,
     to_builtins,
 )
+from ..limits import RUN_LIMITS
 from ..naming import rfc3339
 from ..store.base import RawEvent
 
@@ -82,6 +83,10 @@ def details(event: AnyEvent) -> str:
             if event.faults:
                 parts.append("injected faults " + ", ".join(f"{k}={v}" for k, v in
                                                             event.faults.items()))
+            raised = [f"{lim.flag}={event.limits[lim.key]}" for lim in RUN_LIMITS
+                      if event.limits.get(lim.key, lim.default) != lim.default]
+            if raised:
+                parts.append("limits " + ", ".join(raised))
         case ShutdownRequested():
             parts.append(f"strategy={event.strategy}")
         case WorkflowExiting():

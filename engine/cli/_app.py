@@ -15,6 +15,7 @@ import click
 
 from ..errors import ExitflowError
 from ..events import ERROR, FAILED, SUCCEEDED
+from ..limits import PARSE_LIMITS, RUN_LIMITS, ParseLimit, RunLimit, RunLimits, positive
 from .terminal import Terminal
 
 T = TypeVar("T")
@@ -214,3 +215,47 @@ def executor_options(simulate_fail: tuple[str, ...]) -> dict[str, dict[str, Any]
 
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def parse_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--max-spec-bytes`, `--max-yaml-depth`, `--max-yaml-alias-nodes`: each sets its
+    environment variable (engine.limits.PARSE_LIMITS) for this command."""
+    for lim in reversed(PARSE_LIMITS):
+        fn = click.option(
+            lim.flag, default=None, expose_value=False, metavar="N",
+            callback=functools.partial(_set_parse_limit, lim),
+            help=f"Refuse a spec over this {lim.name} (default ${lim.env}, else"
+                 f" {lim.default}).",
+        )(fn)
+    return fn
+
+
+def _set_parse_limit(lim: ParseLimit, ctx: click.Context, param: click.Parameter,
+                     value: str | None) -> None:
+    if value is not None:
+        os.environ[lim.env] = str(positive(value, f"{lim.flag} {value!r}"))
+
+
+def run_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--max-depth`, `--max-loop-items`, `--max-nodes` (engine.limits.RUN_LIMITS), recorded
+    with the run; read them back with `run_limits(ctx)`."""
+    for lim in reversed(RUN_LIMITS):
+        fn = click.option(
+            lim.flag, default=None, expose_value=False, metavar="N",
+            callback=functools.partial(_keep_run_limit, lim),
+            help=f"Limit on the {lim.what}, recorded with the run (default ${lim.env}, else"
+                 f" {lim.default}).",
+        )(fn)
+    return fn
+
+
+def _keep_run_limit(lim: RunLimit, ctx: click.Context, param: click.Parameter,
+                    value: str | None) -> None:
+    if value is not None:
+        limits = ctx.meta.setdefault("exitflow.run_limits", {})
+        limits[lim.key] = positive(value, f"{lim.flag} {value!r}")
+
+
+def run_limits(ctx: click.Context) -> RunLimits:
+    """The run limits of a new run: the flags, else the environment, else the defaults."""
+    return RunLimits.resolve(ctx.meta.get("exitflow.run_limits", {}))

@@ -22,7 +22,7 @@ from ..events import RESUME, RUNNING, STOP, SUSPEND, SUSPEND_RUN, TERMINATE
 from ..spec import load_text, unsupported_features, validate
 from ..state.report import workflow_json
 from ..store.locate import AnyStore
-from ._app import PHASE_EXIT, db_option, resolve_db, run_async, terminal
+from ._app import PHASE_EXIT, db_option, parse_limit_options, resolve_db, run_async, terminal
 from .terminal import plain
 
 
@@ -127,6 +127,7 @@ async def logs(name: str, node: str | None, db: str | None, stderr: bool) -> Non
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
+@parse_limit_options
 @click.pass_context
 def lint(ctx: click.Context, file: str, db: str | None) -> None:
     """Check a workflow file without running it (exit 2 with the first problem).

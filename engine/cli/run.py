@@ -19,6 +19,7 @@ from ..controller.pool import ExecutorPool
 from ..errors import ControllerBusyError
 from ..events import WorkflowSubmitted
 from ..library import resolve_workflow_text
+from ..limits import RunLimits
 from ..scheduler import CronScheduler
 from ..state.report import workflow_json
 from ..state.view import WorkflowView
@@ -31,8 +32,11 @@ from ._app import (
     executor_option,
     executor_options,
     param_option,
+    parse_limit_options,
     resolve_db,
     run_async,
+    run_limit_options,
+    run_limits,
     run_stoppable,
     terminal,
 )
@@ -58,20 +62,24 @@ def allow_unsupported_option(fn: Any) -> Any:
 
 async def _submission(file: str, parameters: tuple[str, ...], executor: str | None,
                       store: AnyStore, faults: tuple[str, ...] = (),
-                      allow_unsupported: bool = False) -> WorkflowSubmitted:
+                      allow_unsupported: bool = False,
+                      limits: RunLimits | None = None) -> WorkflowSubmitted:
     """Read, resolve (template references, from `store`), validate and parameterise a workflow
-    file; its first event, executor chosen and injected faults (`--fail`) recorded."""
+    file; its first event, executor chosen, injected faults (`--fail`) and run limits
+    recorded."""
     injected = dict(parse_fault(f) for f in faults)
     text = await resolve_workflow_text(store, read_workflow_file(file), source=file)
     return submission(text, source=file, parameters=parse_parameters(parameters),
-                      executor=executor, faults=injected, allow_unsupported=allow_unsupported)
+                      executor=executor, faults=injected, allow_unsupported=allow_unsupported,
+                      limits=limits)
 
 
 async def _submit(file: str, parameters: tuple[str, ...], executor: str | None,
-                  store: AnyStore, allow_unsupported: bool = False) -> tuple[str, str]:
+                  store: AnyStore, allow_unsupported: bool = False,
+                  limits: RunLimits | None = None) -> tuple[str, str]:
     submitted = await submit_run(store, read_workflow_file(file), source=file,
                                  parameters=parse_parameters(parameters), executor=executor,
-                                 allow_unsupported=allow_unsupported)
+                                 allow_unsupported=allow_unsupported, limits=limits)
     return submitted.uid, submitted.name
 
 
@@ -115,6 +123,8 @@ async def wait_or_take_over(store: AnyStore, uid: str, *, interval: float = 0.1)
 @click.option("-o", "--output", type=click.Choice(["json"]), default=None,
               help="Print the workflow as JSON.")
 @allow_unsupported_option
+@run_limit_options
+@parse_limit_options
 @click.pass_context
 @run_stoppable
 async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
@@ -133,7 +143,7 @@ async def run(ctx: click.Context, file: str, parameters: tuple[str, ...], db: st
             busy = True
             terminal.note(f"{e}; submitting to it and waiting")
         submitted = await _submission(file, parameters, executor, store, faults,
-                                      allow_unsupported)
+                                      allow_unsupported, run_limits(ctx))
         if not busy:
             # Open the executor first: a missing Docker daemon must not leave a submitted run.
             await pool.get(submitted.executor)
@@ -180,6 +190,8 @@ async def _children(store: AnyStore, controller: Controller, uid: str, wait: boo
 @click.option("--wait", is_flag=True, help="Wait for the final phase and exit like `run`.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
 @allow_unsupported_option
+@run_limit_options
+@parse_limit_options
 @click.pass_context
 @run_stoppable
 async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db: str | None,
@@ -189,7 +201,8 @@ async def submit(ctx: click.Context, file: str, parameters: tuple[str, ...], db:
     path = resolve_db(db)
     store = await open_store(path)
     try:
-        uid, name = await _submit(file, parameters, executor, store, allow_unsupported)
+        uid, name = await _submit(file, parameters, executor, store, allow_unsupported,
+                                  run_limits(ctx))
         if not wait:
             if output == "json":
                 from ..api import load_view
@@ -248,7 +261,7 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
               help="Wait while another controller holds the database (default) or refuse.")
 @click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
               metavar="SECONDS",
-              help="On SIGTERM/SIGINT, how long running steps may take to finish.")
+              help="On SIGTERM/SIGINT/SIGHUP, how long running steps may take to finish.")
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Also serve the HTTP API, web UI and /metrics (see `exitflow server`).")
 @run_async
@@ -263,11 +276,12 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
     --no-standby, refuses); a daemon replaced by a newer controller generation stops at its
     next write with a clear error (exit 1).
 
-    SIGTERM/SIGINT: takes no new workflows or commands; steps already running get --grace
-    seconds to finish and their results are recorded; steps still running then are stopped and
-    handed to the next start, which re-runs them under the same idempotency key
-    (EXITFLOW_ATTEMPT + 1). Then the database is closed and the daemon exits 0. A second signal
-    hands over at once. SIGKILL at any moment loses nothing committed: the next start finishes it.
+    SIGTERM/SIGINT/SIGHUP: takes no new workflows or commands; steps already running get
+    --grace seconds to finish and their results are recorded; steps still running then are
+    stopped and handed to the next start, which re-runs them under the same idempotency key
+    (EXITFLOW_ATTEMPT + 1). Then the database is closed and the daemon exits 0 (129 after
+    SIGHUP, with one line). A second signal hands over at once. SIGKILL at any moment loses
+    nothing committed: the next start finishes it.
     """
     path = resolve_db(db)
     pool = ExecutorPool(executor or "local", executor_options(simulate_fail))
@@ -315,14 +329,19 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
                 await http.aclose()
             await pool.aclose()
             await store.aclose()
+    if state.get("first") == signal.SIGHUP:  # the terminal went away: said as a signal exit
+        terminal.note("exitflow daemon: SIGHUP: stopped (unfinished runs are recorded; the next"
+                      " daemon or `exitflow recover` finishes them)")
+        sys.exit(128 + signal.SIGHUP)
     terminal.note("exitflow daemon: stopped")
     sys.exit(0)
 
 
 async def _signals(scope: anyio.CancelScope, state: dict[str, Any], grace: float) -> None:
-    """First SIGTERM/SIGINT: drain gracefully; the second: stop at once (hand over)."""
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    """First SIGTERM/SIGINT/SIGHUP: drain gracefully; the second: stop at once (hand over)."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
+            state.setdefault("first", signum)
             state["signals"] = state.get("signals", 0) + 1
             controller: Controller | None = state.get("controller")
             if controller is None:  # still a standby: nothing to drain

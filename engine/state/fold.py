@@ -27,6 +27,7 @@ from ..events import (
     WorkflowStarted,
     WorkflowSubmitted,
 )
+from ..limits import RunLimits
 from .machines import FINISH_TRIGGER, NODE_TABLE, WORKFLOW_TABLE
 from .view import NodeView, WorkflowView
 
@@ -127,6 +128,7 @@ def _workflow_submitted(view: WorkflowView, event: WorkflowSubmitted) -> None:
     view.executor = event.executor
     view.rules = event.rules
     view.faults = dict(event.faults)
+    view.limits = RunLimits.from_record(event.limits)
     if event.parent_uid:
         view.parent = (event.parent_uid, event.parent_name, event.parent_node)
     view.created_at = event.ts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..events import COMPLETED, FULFILLED, PENDING, NodeOutputs
+from ..limits import RunLimits
 
 
 class NodeView:
@@ -82,6 +83,7 @@ class WorkflowView:
         "faults",
         "finished_at",
         "held",
+        "limits",
         "message",
         "name",
         "nodes",
@@ -110,6 +112,8 @@ class WorkflowView:
         self.rules = 1
         #: Injected faults of the run (WorkflowSubmitted.faults): pattern -> outcome.
         self.faults: dict[str, str] = {}
+        #: The run limits of the run (WorkflowSubmitted.limits; the defaults for older logs).
+        self.limits = RunLimits()
         #: (uid, name, node id) of the run that created this one as a child, or None.
         self.parent: tuple[str, str, str] | None = None
         self.phase = PENDING

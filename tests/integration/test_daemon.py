@@ -1,5 +1,5 @@
-"""`exitflow daemon` with `submit`, `stop`, `terminate`, standby, fencing and SIGTERM, as real
-processes on a real database."""
+"""`exitflow daemon` with `submit`, `stop`, `terminate`, standby, fencing, SIGTERM and SIGHUP,
+as real processes on a real database."""
 
 from __future__ import annotations
 
@@ -294,6 +294,33 @@ def test_sigterm_drains_or_hands_over(tmp_path: Path, daemons: list[Daemon], gra
     # Re-derivation too: the drain's last commit (results only) and the next start's decisions.
     verified = exitflow("verify", "--db", str(db))
     assert verified.code == 0, verified.stdout + verified.stderr
+
+
+def test_sighup_drains_like_sigterm_and_exits_129(tmp_path: Path,
+                                                   daemons: list[Daemon]) -> None:
+    """SIGHUP (the terminal went away): drained as SIGTERM is, then exit 129 with one line;
+    the next daemon finishes the run."""
+    db = tmp_path / "x.db"
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(GATED_STEP)
+    gate = tmp_path / "gate"
+    first = _start(daemons, db, "--grace", "60").ready()
+    name = exitflow("submit", str(spec), "--db", str(db), "-p", f"gate={gate}", "-o",
+                    "name").stdout.strip()
+    _wait_node_running(db, name, "slow")
+    first.signal(signal.SIGHUP)
+    first.wait_for("SIGHUP: taking no new work")
+    gate.touch()  # the step finishes within the grace, after the daemon took no new work
+    assert first.wait() == 129, first.stderr
+    assert "Traceback" not in first.stderr
+    last = [line for line in first.stderr.splitlines() if line.strip()][-1]
+    assert "SIGHUP: stopped" in last, first.stderr
+    p = phases(exitflow("get", name, "--db", str(db), "-o", "json").json())
+    assert p["slow"] == "Succeeded" and "next" not in p
+    _start(daemons, db).ready()
+    assert _wait_phase(db, name, {"Succeeded", "Failed", "Error"})["status"]["phase"] == \
+        "Succeeded"
+    anyio.run(_verify_all, db)
 
 
 def test_second_daemon_is_a_standby_or_refuses(tmp_path: Path, daemons: list[Daemon]) -> None:

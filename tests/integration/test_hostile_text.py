@@ -3,6 +3,7 @@ sequences (except `logs`, raw like `argo logs`); a non-UTF-8 argument is one lin
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -85,3 +86,35 @@ def test_non_utf8_parameter_or_name_is_one_line(tmp_path: Path) -> None:
         result = exitflow_raw(*args, "--db", str(db))
         assert result.code == 2, result
         assert "not valid UTF-8" in one_line(result.stderr)
+
+
+@pytest.mark.timeout(90)
+def test_non_utf8_file_or_database_name_is_one_line_or_works(tmp_path: Path) -> None:
+    """A workflow file whose name is not UTF-8 (the name is recorded with the run) is refused by
+    `run` and `submit` in one line, exit 2, nothing recorded; `lint` only reads it. A `--db` path
+    that is not UTF-8: refused in one line when it does not exist, used as it is when it does."""
+    raw_tmp = os.fsencode(tmp_path)
+    bad_file = raw_tmp + b"/w\xff.yaml"
+    with open(bad_file, "w") as f:
+        f.write(SPEC)
+    db = tmp_path / "t.db"
+    for command in ("run", "submit"):
+        result = exitflow_raw(command, bad_file, "--db", str(db))
+        assert result.code == 2, result
+        assert "not valid UTF-8" in one_line(result.stderr)
+    assert not db.exists() or sqlite3.connect(db).execute(
+        "SELECT count(*) FROM workflows").fetchone() == (0,)
+    assert exitflow_raw("lint", bad_file).code == 0
+    spec = write(tmp_path, "w.yaml", SPEC)
+    missing = raw_tmp + b"/d\xfe.db"
+    for args in (["run", spec], ["submit", spec], ["list"], ["verify"], ["daemon"]):
+        result = exitflow_raw(*args, "--db", missing, timeout=30)
+        assert result.code == 2, result
+        assert "not valid UTF-8" in one_line(result.stderr)
+    assert not os.path.exists(missing)
+    existing = raw_tmp + b"/e\xfe.db"  # made by a run that names it in $EXITFLOW_DB
+    assert exitflow_raw("run", spec, env={"EXITFLOW_DB": os.fsdecode(existing)}).code == 0
+    assert exitflow_raw("run", spec, "--db", existing).code == 0
+    listed = exitflow_raw("list", "--db", existing)
+    assert listed.code == 0 and listed.stdout.count("hard-") == 2, listed
+    assert exitflow_raw("verify", "--db", existing).code == 0

@@ -35,12 +35,6 @@ from ...events import (
 )
 from ...executors.base import Job, JobResult
 from ...expr import DependsExpr
-from ...limits import (
-    MAX_DEPTH,
-    MAX_NODES,
-    depth_exceeded,
-    nodes_exceeded,
-)
 from ...naming import (
     node_id,
     node_id_v2,
@@ -76,7 +70,7 @@ class Operator:
         self._built: dict[str, tuple[_PodWork, tuple[int, float], Job]] = {}
         self.now = 0.0
         self.decision = Decision()
-        #: Nested template calls of the reconcile pass under way (engine.limits.MAX_DEPTH).
+        #: Nested template calls of the reconcile pass under way (view.limits.max_depth).
         self._depth = 0
 
     def _emit(self, event: Event) -> None:
@@ -288,16 +282,17 @@ class Operator:
         retry: int | None = None,
     ) -> NodeView | None:
         """Execute a template as node `name`; returns the node, or None if it may not start yet.
-        Rules >= 2: past the recursion depth or node limit (engine.limits), the node is an Error
+        Rules >= 2: past the run's recursion depth or node limit (view.limits), the node is an Error
         (as Argo's `Maximum recursion depth exceeded`)."""
         if self.view.rules >= 2:
             node = self.view.node(name)
             problem = None
             if node is None or not node.fulfilled:
-                if self._depth + 1 >= MAX_DEPTH:
-                    problem = depth_exceeded()
-                elif node is None and len(self.view.nodes) >= MAX_NODES:
-                    problem = nodes_exceeded()
+                limits = self.view.limits
+                if self._depth + 1 >= limits.max_depth:
+                    problem = limits.depth_exceeded()
+                elif node is None and len(self.view.nodes) >= limits.max_nodes:
+                    problem = limits.nodes_exceeded()
             if problem is not None:
                 if node is not None:
                     self._finish(node, ERROR, problem)

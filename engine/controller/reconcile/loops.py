@@ -8,10 +8,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
-from ...limits import (
-    MAX_LOOP_ITEMS,
-    loop_exceeded,
-)
 from ...naming import (
     argo_item_value,
     as_param,
@@ -54,9 +50,10 @@ def _expand(self: Operator, step: Any, scope: Mapping[str, Any]) -> list[Any] | 
     """Items of withItems/withParam/withSequence; None when the step has no loop; a str
     describing the problem when the loop cannot be expanded."""
     limited = self.view.rules >= 2
+    limits = self.view.limits
     if step.with_items is not None:
-        if limited and len(step.with_items) > MAX_LOOP_ITEMS:
-            return loop_exceeded("withItems", len(step.with_items))
+        if limited and len(step.with_items) > limits.max_loop_items:
+            return limits.loop_exceeded("withItems", len(step.with_items))
         items: list[Any] = []
         for item in step.with_items:
             if isinstance(item, str):
@@ -75,8 +72,8 @@ def _expand(self: Operator, step: Any, scope: Mapping[str, Any]) -> list[Any] | 
             return f"withParam value could not be parsed as a JSON list: {text[:200]}"
         if not isinstance(value, list):
             return f"withParam value could not be parsed as a JSON list: {text[:200]}"
-        if limited and len(value) > MAX_LOOP_ITEMS:
-            return loop_exceeded("withParam", len(value))
+        if limited and len(value) > limits.max_loop_items:
+            return limits.loop_exceeded("withParam", len(value))
         return value
     seq = step.with_sequence
     if seq is not None:
@@ -98,8 +95,8 @@ def _expand(self: Operator, step: Any, scope: Mapping[str, Any]) -> list[Any] | 
         except (ExpressionError, ValueError) as e:
             return f"withSequence: {e}"
         step_by = 1 if end >= start else -1
-        if limited and abs(end - start) + 1 > MAX_LOOP_ITEMS:
-            return loop_exceeded("withSequence", abs(end - start) + 1)
+        if limited and abs(end - start) + 1 > limits.max_loop_items:
+            return limits.loop_exceeded("withSequence", abs(end - start) + 1)
         fmt = seq.format
         values = []
         for v in range(start, end + step_by, step_by):

@@ -26,10 +26,18 @@ from .workloads import sequential_yaml
 
 
 async def run_workflows(
-    path: str, total: int, inflight: int, *, executor: str, command: str = "true"
+    path: str,
+    total: int,
+    inflight: int,
+    *,
+    executor: str,
+    command: str = "true",
+    text: str | None = None,
 ) -> float:
-    """Workflows per second, from the first submission to the last final phase."""
-    subs = submissions(sequential_yaml(command), total, executor=executor, prefix=executor)
+    """Workflows per second, from the first submission to the last final phase (the workflow
+    is `text`, else `sequential_yaml(command)`)."""
+    spec = text if text is not None else sequential_yaml(command)
+    subs = submissions(spec, total, executor=executor, prefix=executor)
     store = await open_store(path)  # a SQLite file or a postgresql:// URL
     pool = ExecutorPool(executor)
     try:

@@ -49,6 +49,8 @@ class Sizes:
     rss_running: int
     growth: tuple[int, ...]
     growth_total: int
+    #: workflow sizes (nodes) of the node-cost benchmark; the ratio is largest ÷ smallest.
+    nodes: tuple[int, ...] = (200, 2_000, 10_000)
 
 
 FULL = Sizes(
@@ -90,6 +92,7 @@ QUICK = Sizes(
     rss_running=50,
     growth=(1_000, 5_000),
     growth_total=100,
+    nodes=(200, 1_000),
 )
 TINY = Sizes(
     name="tiny",
@@ -110,6 +113,7 @@ TINY = Sizes(
     rss_running=5,
     growth=(100,),
     growth_total=10,
+    nodes=(20, 50),
 )
 SIZES = {s.name: s for s in (FULL, QUICK, TINY)}
 

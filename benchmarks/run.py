@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -22,7 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import bench_append, bench_postgres, bench_process, bench_replay, bench_workflows
+from . import (
+    bench_append,
+    bench_nodes,
+    bench_postgres,
+    bench_process,
+    bench_replay,
+    bench_workflows,
+)
 from .common import FULL, QUICK, SIZES, Figure, Sizes
 
 Bench = Callable[[Sizes, str], Any]
@@ -39,6 +47,7 @@ BENCHES: dict[str, Bench] = {
     "crashtest": bench_process.crashtest,
     "growth": bench_workflows.growth,
     "postgres": bench_postgres.run,
+    "nodes": bench_nodes.run,
 }
 
 
@@ -152,8 +161,22 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", choices=list(BENCHES), default=None, help="run only these benchmarks"
     )
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the databases")
+    parser.add_argument(
+        "--nodes",
+        metavar="N,N,...",
+        help="workflow sizes of the `nodes` benchmark (default: 200,2000,10000 full; "
+        "200,1000 quick)",
+    )
     args = parser.parse_args(argv)
     sizes = SIZES[args.sizes] if args.sizes else (QUICK if args.quick else FULL)
+    if args.nodes:
+        try:
+            nodes = tuple(int(x) for x in args.nodes.split(","))
+        except ValueError:
+            parser.error(f"--nodes: not a comma-separated list of integers: {args.nodes!r}")
+        if not nodes or min(nodes) < 2:
+            parser.error("--nodes: each size must be at least 2")
+        sizes = dataclasses.replace(sizes, nodes=nodes)
     names = args.only or list(BENCHES)
 
     def progress(text: str) -> None:

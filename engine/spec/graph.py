@@ -28,7 +28,7 @@ import contextlib
 import difflib
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.errors import ExpressionError
 from engine.expr import DependsExpr, parse, parse_depends, template_references
@@ -247,29 +247,43 @@ def evaluation_depends(
 
 @dataclass(frozen=True, slots=True)
 class DagGraph:
-    """The dependency graph of one DAG template: `deps[task]` = explicit + implied edges."""
+    """The dependency graph of one DAG template: `deps[task]` = explicit + implied edges.
+
+    `leaves()` and `ancestors()` are memoised: the reconciler asks them on every pass over a
+    DAG with the same answer (the graph is immutable), and recomputing them is O(tasks) each."""
 
     order: tuple[str, ...]
     explicit: Mapping[str, tuple[str, ...]]
     implied: Mapping[str, tuple[str, ...]]
     deps: Mapping[str, frozenset[str]]
+    _leaves: list[tuple[str, ...]] = field(default_factory=list, compare=False, repr=False)
+    _ancestors: dict[tuple[str, ...], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def leaves(self) -> list[str]:
         """Tasks nothing depends on, in spec order (the DAG's default targets)."""
-        depended = {d for ds in self.deps.values() for d in ds}
-        return [t for t in self.order if t not in depended]
+        if not self._leaves:
+            depended = {d for ds in self.deps.values() for d in ds}
+            self._leaves.append(tuple(t for t in self.order if t not in depended))
+        return list(self._leaves[0])
 
-    def ancestors(self, targets: Iterable[str]) -> set[str]:
+    def ancestors(self, targets: Iterable[str]) -> frozenset[str]:
         """`targets` (those that are tasks) and everything they depend on."""
+        key = tuple(targets)
+        hit = self._ancestors.get(key)
+        if hit is not None:
+            return hit
         seen: set[str] = set()
-        stack = [t for t in targets if t in self.deps]
+        stack = [t for t in key if t in self.deps]
         while stack:
             t = stack.pop()
             if t in seen:
                 continue
             seen.add(t)
             stack.extend(d for d in self.deps[t] if d in self.deps)
-        return seen
+        result = self._ancestors[key] = frozenset(seen)
+        return result
 
 
 def dag_graph(dag: DAGTemplate, fields: Collection[str] = ALL_FIELDS) -> DagGraph:

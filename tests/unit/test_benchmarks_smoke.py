@@ -24,6 +24,9 @@ KEYS = (
     "recovery_first_step_ms",
     "exit_handler_latency_p50_ms",
     "exit_handler_latency_p99_ms",
+    "node_cost_ratio_chain",
+    "node_cost_ratio_steps",
+    "node_cost_ratio_fanin",
 )
 
 
@@ -49,6 +52,7 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
             "latency",
             "rss",
             "growth",
+            "nodes",
         ],
         cwd=ROOT,
         capture_output=True,

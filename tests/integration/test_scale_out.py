@@ -38,7 +38,8 @@ spec:
     - name: nap
       container: {image: alpine:latest, command: [sh, -c], args: ["sleep 2; echo napped"]}
     - name: cleanup
-      container: {image: alpine:latest, command: [sh, -c], args: ["echo cleanup {{workflow.status}}"]}
+      container:
+        {image: alpine:latest, command: [sh, -c], args: ["echo cleanup {{workflow.status}}"]}
 """
 
 

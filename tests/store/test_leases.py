@@ -12,6 +12,7 @@ import pytest
 from engine.errors import FencedError
 from engine.events import NodeStarted, WorkflowSubmitted
 from engine.store.postgres import PostgresStore
+from tests.helpers import exitflow
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -44,6 +45,9 @@ async def test_stale_fencing_token_is_refused(pg_db: str) -> None:
         assert [r.seq for r in await b.read(uid)] == [1, 2, 3]
         controllers = await b.controllers()
         assert [c[4] for c in controllers if c[0] == b.owner] == [[uid]]
+        shown = exitflow("status", "--db", pg_db)
+        assert shown.code == 0, shown.stderr
+        assert f"{b.owner}  host=" in shown.stdout and f"  {uid}" in shown.stdout
     finally:
         await a.aclose()
         await b.aclose()

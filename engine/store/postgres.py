@@ -337,6 +337,10 @@ class PostgresStore(PostgresReadSide):
         if self._writer is None:
             raise StoreError(f"{self.path} was opened read-only")
         if not takeover and self._lock_conn is None:
+            while (live := await self._live_controller()) is not None:
+                if not wait:  # leased daemons serve this database: defer to them
+                    raise ControllerBusyError(f"controller {live} serves {self.path}")
+                await anyio.sleep(_LOCK_POLL_S)
             conn = await connect(self.url)
             try:
                 with translated(self.url):
@@ -430,6 +434,15 @@ class PostgresStore(PostgresReadSide):
         with translated(self.url):
             async with self._pool.acquire() as conn:
                 return await leases.controllers(conn)
+
+    async def _live_controller(self) -> str | None:
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                found = await conn.fetchval(
+                    "SELECT id FROM exitflow.controllers WHERE heartbeat + lease_seconds >="
+                    f" {leases.NOW} LIMIT 1"
+                )
+        return None if found is None else str(found)
 
     async def force_takeover(self) -> int:
         return await self.acquire_controller(takeover=True)

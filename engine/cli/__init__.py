@@ -13,7 +13,9 @@ from .inspect import get, lint, list_, logs, resume, stop, suspend, terminate
 from .run import daemon, recover, run, submit
 
 #: Modules that contribute a `COMMANDS` list of click commands (one per feature area).
-_FEATURE_MODULES = ("crashtest", "audit", "doctor", "server", "objects")
+_FEATURE_MODULES = (
+    "crashtest", "audit", "doctor", "server", "objects", "status"
+)
 
 
 @click.group(cls=ExitflowGroup, context_settings={"help_option_names": ["-h", "--help"]})

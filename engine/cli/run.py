@@ -25,6 +25,7 @@ from ..state.report import workflow_json
 from ..state.view import WorkflowView
 from ..store import SqliteStore
 from ..store.locate import AnyStore
+from ..store.postgres import PostgresStore
 from ._app import (
     EXIT_ERROR,
     PHASE_EXIT,
@@ -264,10 +265,14 @@ async def recover(ctx: click.Context, db: str | None, executor: str | None,
               help="On SIGTERM/SIGINT/SIGHUP, how long running steps may take to finish.")
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Also serve the HTTP API, web UI and /metrics (see `exitflow server`).")
+@click.option("--lease-seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              envvar="EXITFLOW_LEASE_SECONDS", metavar="SECONDS",
+              help="PostgreSQL: how long a run's lease lasts unless renewed (a dead "
+                   "daemon's runs are adopted by the others within it).")
 @run_async
 async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str, ...],
                  max_parallel: int | None, standby: bool, grace: float,
-                 listen: str | None) -> None:
+                 listen: str | None, lease_seconds: float) -> None:
     """Run as the long-lived controller of a database.
 
     On start it recovers every unfinished workflow, then runs new submissions (polling the
@@ -297,13 +302,18 @@ async def daemon(db: str | None, executor: str | None, simulate_fail: tuple[str,
             tg.start_soon(_signals, tg.cancel_scope, state, grace)
             if http is not None:
                 tg.start_soon(http.run)
-            try:
-                generation = await store.acquire_controller(wait=False)
-            except ControllerBusyError as e:
-                if not standby:
-                    raise
-                terminal.note(f"exitflow daemon: {e}; waiting as standby")
-                generation = await store.acquire_controller(wait=True)
+            generation: int | str
+            if isinstance(store, PostgresStore):
+                # Many daemons share a PostgreSQL database: runs are leased (scale-out.md).
+                generation = await store.join_controllers(lease_seconds)
+            else:
+                try:
+                    generation = await store.acquire_controller(wait=False)
+                except ControllerBusyError as e:
+                    if not standby:
+                        raise
+                    terminal.note(f"exitflow daemon: {e}; waiting as standby")
+                    generation = await store.acquire_controller(wait=True)
             controller = Controller(store, pool, max_parallel=max_parallel)
             state["controller"] = controller
             if state.get("signals"):

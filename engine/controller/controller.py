@@ -40,7 +40,7 @@ from ..events import (
 from ..spec import Workflow, load_text
 from ..state.fold import fold
 from ..state.view import WorkflowView
-from ..store.base import EventStore
+from ..store.base import EventStore, LeasedStore
 from .pool import ExecutorPool
 from .runner import Clock, RecoveryGate, WorkflowRunner
 
@@ -50,6 +50,8 @@ COMMANDS = (STOP, TERMINATE, RESUME, SUSPEND_RUN)
 POLL_INTERVAL = 0.02
 #: Default time running steps get to finish when the daemon is asked to stop (seconds).
 DEFAULT_GRACE = 10.0
+#: Lease mode: at most this many runs claimed per scan, so submissions spread over controllers.
+CLAIM_BATCH = 4
 
 
 class Controller:
@@ -84,6 +86,12 @@ class Controller:
         self._scope: anyio.CancelScope | None = None
         #: Shared by every runner: recovery's executor calls take turns (see RecoveryGate).
         self._gate = RecoveryGate()
+        #: Lease mode (many controllers on one PostgreSQL database): the store, and the cancel
+        #: scope of each run this controller drives (cancelled when its lease is lost).
+        self._leased: LeasedStore | None = (
+            store if isinstance(store, LeasedStore) and store.owner is not None else None
+        )
+        self._run_scopes: dict[str, anyio.CancelScope] = {}
 
     # ------------------------------------------------------------------ one run
 
@@ -141,7 +149,11 @@ class Controller:
 
     async def _drive(self, uid: str) -> None:
         """Run one workflow inside a many-run loop: a problem with one run is reported and the
-        run is left in the log; a fence stops everything."""
+        run is left in the log; a fence stops everything (in lease mode: only this run, which
+        another controller now owns)."""
+        if self._leased is not None:
+            await self._drive_leased(self._leased, uid)
+            return
         try:
             await self.run_workflow(uid)
         except FencedError as e:
@@ -152,6 +164,53 @@ class Controller:
             self._problem(uid, str(e))
         except Exception as e:  # a bug in one run must not stop the others
             self._problem(uid, f"internal error: {e!r}")
+
+    async def _drive_leased(self, store: LeasedStore, uid: str) -> None:
+        finished = False
+        try:
+            with anyio.CancelScope() as scope:
+                self._run_scopes[uid] = scope
+                try:
+                    view = await self.run_workflow(uid)
+                    finished = view.finished
+                except FencedError as e:
+                    print(f"exitflow: workflow {uid}: {e}; left to its new owner",
+                          file=sys.stderr)
+                except StoreError:
+                    raise
+                except ExitflowError as e:
+                    self._problem(uid, str(e))
+                except Exception as e:
+                    self._problem(uid, f"internal error: {e!r}")
+        finally:
+            self._run_scopes.pop(uid, None)
+            self._known.discard(uid)
+            if finished or uid in self.problems:
+                with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
+                    await store.release_run(uid)
+
+    async def _renew_loop(self, store: LeasedStore) -> None:
+        """Renew every held lease each lease/3 seconds. A run whose lease was lost is stopped
+        at once; if renewing fails until 2/3 of the lease has passed since the last success,
+        every run is stopped (fenced) before any lease can expire."""
+        lease = store.lease_seconds
+        last_ok = anyio.current_time()
+        while True:
+            await anyio.sleep(lease / 3)
+            try:
+                with anyio.fail_after(max(last_ok + lease * 2 / 3 - anyio.current_time(), 0.01)):
+                    lost = await store.renew_leases()
+            except (TimeoutError, StoreError) as e:
+                if anyio.current_time() >= last_ok + lease * 2 / 3:
+                    self._fence(FencedError(f"could not renew the run leases in time: {e}"))
+                    return
+                continue
+            last_ok = anyio.current_time()
+            for uid in lost:
+                scope = self._run_scopes.get(uid)
+                if scope is not None:
+                    print(f"exitflow: workflow {uid}: lease lost; stopped here", file=sys.stderr)
+                    scope.cancel()
 
     def _problem(self, uid: str, message: str) -> None:
         self.problems[uid] = message
@@ -211,6 +270,9 @@ class Controller:
                 self._serving = runs
                 await self._scan(runs)  # recovery: everything unfinished, before new work
                 tg.start_soon(self._command_loop, poll_interval)
+                if self._leased is not None:
+                    tg.start_soon(self._renew_loop, self._leased)
+                claimed_at = anyio.current_time()
                 if ready is not None:
                     ready()
                 token = await self.store.change_token()
@@ -220,13 +282,23 @@ class Controller:
                     if self._stop_serving.is_set():
                         break
                     now = await self.store.change_token()
-                    if now != token:
+                    due = self._leased is not None and (
+                        anyio.current_time() - claimed_at >= self._leased.lease_seconds / 3
+                    )
+                    if now != token or due:
                         token = now
+                        claimed_at = anyio.current_time()
                         await self._scan(runs)
                 self._serving = None
             tg.cancel_scope.cancel()
 
     async def _scan(self, runs: TaskGroup) -> None:
+        if self._leased is not None:  # claim unowned or expired runs (adoption)
+            for uid in await self._leased.claim_runs(CLAIM_BATCH):
+                if uid not in self._known:
+                    self._known.add(uid)
+                    runs.start_soon(self._drive, uid)
+            return
         for record in await self.store.list_workflows(unfinished_only=True):
             if record.uid not in self._known:
                 self._known.add(record.uid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -218,3 +218,25 @@ class EventStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class LeasedStore(Protocol):
+    """A store many controllers share: each run is driven under a lease with a fencing token
+    (PostgreSQL; see docs/scale-out.md). `append` to a run not held is a FencedError."""
+
+    @property
+    def owner(self) -> str | None:
+        """This controller's id once `join_controllers` was called, else None."""
+        ...
+
+    @property
+    def lease_seconds(self) -> float: ...
+
+    async def join_controllers(self, lease_seconds: float) -> str: ...
+
+    async def claim_runs(self, limit: int = 100) -> list[str]: ...
+
+    async def renew_leases(self) -> set[str]: ...
+
+    async def release_run(self, uid: str) -> None: ...

@@ -42,6 +42,7 @@ from ..errors import (
 )
 from ..events import PENDING, Event, WorkflowSubmitted, encode, event_type
 from ..state.fold import index_after
+from . import postgres_leases as leases
 from .base import (
     GENESIS_HASH,
     Checkpoint,
@@ -109,6 +110,12 @@ _WRITE_ALL: Final = (
 _TAKE_COMMANDS: Final = (
     "UPDATE exitflow.commands SET taken_by_generation = $1"
     " WHERE taken_by_generation IS NULL RETURNING id, uid, command"
+)
+
+#: Lease mode: a controller takes only the commands of the runs it holds (-1: "by a lease").
+_TAKE_OWNED: Final = (
+    "UPDATE exitflow.commands SET taken_by_generation = -1"
+    " WHERE taken_by_generation IS NULL AND uid = ANY($1::text[]) RETURNING id, uid, command"
 )
 
 
@@ -196,6 +203,10 @@ class PostgresStore(PostgresReadSide):
         self._task: asyncio.Task[None] | None = None
         self._generation: int | None = None
         self._lock_conn: asyncpg.Connection | None = None
+        #: Lease mode (many controllers): this controller's id, lease length, held tokens.
+        self._owner: str | None = None
+        self._lease_s = 10.0
+        self._tokens: dict[str, int] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -262,6 +273,10 @@ class PostgresStore(PostgresReadSide):
             for request in self._queue:
                 _resolve(request.future, StoreError(f"{self.path}: store closed"))
             self._queue = []
+            if self._owner is not None:
+                with contextlib.suppress(*DRIVER_ERRORS), anyio.move_on_after(5):
+                    async with self._pool.acquire() as c:
+                        await leases.unregister(c, self._owner)
             for conn in (self._writer, self._lock_conn):
                 if conn is not None:
                     with contextlib.suppress(*DRIVER_ERRORS):
@@ -300,7 +315,7 @@ class PostgresStore(PostgresReadSide):
         logs: Sequence[LogRecord] = (),
     ) -> None:
         self._check_open()
-        if self._generation is None:
+        if self._generation is None and self._owner is None:
             raise FencedError(f"{self.path}: not the controller (acquire_controller first)")
         phase, finished = index_after(events)
         await self._submit(_Append(uid, first_seq, encode_rows(events), phase, finished, logs))
@@ -310,7 +325,7 @@ class PostgresStore(PostgresReadSide):
 
     async def take_commands(self) -> list[tuple[int, str, str]]:
         self._check_open()
-        if self._generation is None:
+        if self._generation is None and self._owner is None:
             raise FencedError(f"{self.path}: not the controller (acquire_controller first)")
         result: list[tuple[int, str, str]] = await self._submit(_TakeCommands())
         return result
@@ -322,6 +337,10 @@ class PostgresStore(PostgresReadSide):
         if self._writer is None:
             raise StoreError(f"{self.path} was opened read-only")
         if not takeover and self._lock_conn is None:
+            while (live := await self._live_controller()) is not None:
+                if not wait:  # leased daemons serve this database: defer to them
+                    raise ControllerBusyError(f"controller {live} serves {self.path}")
+                await anyio.sleep(_LOCK_POLL_S)
             conn = await connect(self.url)
             try:
                 with translated(self.url):
@@ -353,6 +372,77 @@ class PostgresStore(PostgresReadSide):
                 )
         self._generation = generation
         return generation
+
+    # -- leases (many controllers: docs/scale-out.md) ---------------------------------------
+
+    @property
+    def owner(self) -> str | None:
+        """This controller's id in lease mode (`join_controllers`), else None."""
+        return self._owner
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease_s
+
+    async def join_controllers(self, lease_seconds: float) -> str:
+        """Become one of many controllers of this database (no advisory lock): every run this
+        store appends to must be claimed first (`claim_runs`); returns the controller id."""
+        self._check_open()
+        if self._writer is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        owner = leases.new_controller_id()
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                await leases.register(conn, owner, lease_seconds)
+        self._owner, self._lease_s = owner, lease_seconds
+        return owner
+
+    async def claim_runs(self, limit: int = 100) -> list[str]:
+        """Claim unowned (or expired) unfinished runs (FOR UPDATE SKIP LOCKED)."""
+        assert self._owner is not None
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                got = await leases.claim(conn, self._owner, self._lease_s, limit)
+        self._tokens.update(got)
+        return sorted(got)
+
+    async def renew_leases(self) -> set[str]:
+        """Renew every held lease; returns the uids whose lease was lost (then dropped)."""
+        assert self._owner is not None
+        held = dict(self._tokens)
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                kept = await leases.renew(conn, self._owner, self._lease_s, held)
+        lost = set(held) - kept
+        for uid in lost:
+            if self._tokens.get(uid) == held[uid]:
+                del self._tokens[uid]
+        return lost
+
+    async def release_run(self, uid: str) -> None:
+        """Give up a run's lease (it finished, or this controller stops driving it)."""
+        token = self._tokens.pop(uid, None)
+        if self._owner is None or token is None:
+            return
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                await leases.release(conn, self._owner, uid, token)
+
+    async def controllers(self) -> list[tuple[str, str, int, float, list[str]]]:
+        """Registered controllers: (id, host, pid, last heartbeat, owned runs)."""
+        self._check_open()
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                return await leases.controllers(conn)
+
+    async def _live_controller(self) -> str | None:
+        with translated(self.url):
+            async with self._pool.acquire() as conn:
+                found = await conn.fetchval(
+                    "SELECT id FROM exitflow.controllers WHERE heartbeat + lease_seconds >="
+                    f" {leases.NOW} LIMIT 1"
+                )
+        return None if found is None else str(found)
 
     async def force_takeover(self) -> int:
         return await self.acquire_controller(takeover=True)
@@ -440,7 +530,21 @@ class PostgresStore(PostgresReadSide):
         for r in rows:
             if r[3] is not None:
                 heads[r[3]] = [r[4], r[5], bytes.fromhex(r[6]), None, False]
-        if (appends or takes) and (self._generation is None or generation != self._generation):
+        if self._owner is not None:
+            if appends:  # lease mode: each append's fencing token, read FOR SHARE here
+                fence_rows = await conn.fetch(leases.FENCE_READ, sorted({a.uid for a in appends}))
+                bad = leases.fenced_uids(
+                    fence_rows, self._owner, self._tokens, {a.uid for a in appends}
+                )
+                for a in [a for a in appends if a.uid in bad]:
+                    outcomes.append((a, FencedError(
+                        f"{self.path}: workflow {a.uid}: this controller's lease (fencing token"
+                        f" {self._tokens.get(a.uid)}) is no longer current; it may not append"
+                    )))
+                appends = [a for a in appends if a.uid not in bad]
+        elif (appends or takes) and (
+            self._generation is None or generation != self._generation
+        ):
             fenced = FencedError(
                 f"{self.path}: controller generation {self._generation} was replaced by"
                 f" {generation}; this controller may not append"
@@ -530,6 +634,10 @@ class PostgresStore(PostgresReadSide):
                 *cmd,
             )
         for take in takes:
+            if self._owner is not None:
+                taken = await conn.fetch(_TAKE_OWNED, list(self._tokens))
+                outcomes.append((take, sorted((r[0], r[1], r[2]) for r in taken)))
+                continue
             taken = await conn.fetch(_TAKE_COMMANDS, self._generation)
             outcomes.append((take, sorted((r[0], r[1], r[2]) for r in taken)))
         return n_events

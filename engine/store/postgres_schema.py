@@ -20,7 +20,7 @@ from ..errors import ConflictError, CorruptLogError, StoreError, StoreUnavailabl
 from .codec import GENESIS_HASH
 
 #: The schema version this code writes; newer databases are refused.
-PG_SCHEMA_VERSION: Final = 1
+PG_SCHEMA_VERSION: Final = 2
 #: Our mark in `exitflow.meta` (a database whose `exitflow` schema lacks it is not ours).
 APPLICATION: Final = "exitflow-event-log"
 #: `pg_advisory_xact_lock` key that serialises migrations across controllers ("EXFW").
@@ -97,6 +97,23 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
             body TEXT NOT NULL,
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
+        )""",
+    ),
+    # Many controllers (docs/scale-out.md): live controllers and the lease of each run.
+    2: (
+        """CREATE TABLE exitflow.controllers(
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            heartbeat DOUBLE PRECISION NOT NULL,
+            lease_seconds DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE exitflow.leases(
+            uid TEXT PRIMARY KEY,
+            owner TEXT,
+            token BIGINT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
         )""",
     ),
 }

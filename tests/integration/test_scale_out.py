@@ -21,7 +21,7 @@ from tests.helpers import ROOT, exitflow, phases
 
 pytestmark = pytest.mark.postgres
 
-LEASE = 3.0
+LEASE = 5.0  # short for the test; long enough that a loaded machine still renews in time
 
 SLEEPY = """\
 apiVersion: argoproj.io/v1alpha1
